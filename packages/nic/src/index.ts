@@ -1,0 +1,10 @@
+export * from './clock/clock';
+export { VirtualClock } from './clock/virtual-clock';
+export { RealClock } from './clock/real-clock';
+export { Rng } from './random/rng';
+export { FrameRing } from './ring/frame-ring';
+export type { FrameRingOptions, FrameView } from './ring/frame-ring';
+export * from './nic/mac-address';
+export * from './nic/nic';
+export { NicBase } from './nic/nic-base';
+export type { NicBaseOptions } from './nic/nic-base';

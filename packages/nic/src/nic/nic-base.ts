@@ -1,0 +1,166 @@
+import type { Clock } from '../clock/clock';
+import { FrameRing } from '../ring/frame-ring';
+import type { MacAddress } from './mac-address';
+import {
+  defaultCapabilities, ETHERNET_OVERHEAD, FrameDirection, FrameTap, Nic, NicCapabilities, NicCounters, newCounters,
+} from './nic';
+
+export interface NicBaseOptions {
+  name: string;
+  mac: MacAddress;
+  clock: Clock;
+  mtu?: number;
+  /** Receive ring slots (default 1024). */
+  rxSlots?: number;
+  /** Overrides of the default capabilities (no checksum offload, burst 64). */
+  capabilities?: Partial<Omit<NicCapabilities, 'mac' | 'mtu'>>;
+  /** Allocate the receive ring in a SharedArrayBuffer (for worker-thread backends). */
+  sharedRing?: boolean;
+}
+
+/**
+ * What every backend shares: counters, taps, listeners, the receive ring and
+ * the MTU check. A backend implements `sendFrame` and calls `deliver` for
+ * each received frame.
+ */
+export abstract class NicBase implements Nic {
+  readonly name: string;
+  readonly capabilities: NicCapabilities;
+  readonly counters: NicCounters = newCounters();
+  readonly rx: FrameRing;
+  readonly maxFrameSize: number;
+  protected readonly clock: Clock;
+  protected adminUp = true;
+  protected closed = false;
+  private readonly scratch: Uint8Array;
+  private receiveListeners: (() => void)[] = [];
+  private linkListeners: ((up: boolean) => void)[] = [];
+  private taps: FrameTap[] = [];
+
+  constructor(options: NicBaseOptions) {
+    const mtu = options.mtu ?? 1500;
+    if (!Number.isInteger(mtu) || mtu < 68 || mtu > 65535) {
+      throw new RangeError(`${options.name}: MTU must be an integer from 68 to 65535, got ${mtu}`);
+    }
+    this.name = options.name;
+    this.clock = options.clock;
+    this.capabilities = { ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu };
+    this.maxFrameSize = mtu + ETHERNET_OVERHEAD;
+    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: this.maxFrameSize, shared: options.sharedRing });
+    this.scratch = new Uint8Array(this.maxFrameSize);
+  }
+
+  get linkUp(): boolean {
+    return this.adminUp && !this.closed && this.carrier();
+  }
+
+  /** Whether the medium is there (a backend may override: a detached port has none). */
+  protected carrier(): boolean {
+    return true;
+  }
+
+  setLinkUp(up: boolean): void {
+    const before = this.linkUp;
+    this.adminUp = up;
+    if (this.linkUp !== before) this.emitLinkChange();
+  }
+
+  txBuffer(): Uint8Array {
+    return this.scratch;
+  }
+
+  transmit(frame: Uint8Array, length: number = frame.length): boolean {
+    if (!this.linkUp) {
+      this.counters.txDrops++;
+      return false;
+    }
+    if (length > this.maxFrameSize || length < 14 || length > frame.length) {
+      this.counters.txErrors++;
+      return false;
+    }
+    const now = this.clock.now();
+    this.runTaps('tx', frame, length, now);
+    if (!this.sendFrame(frame, length, now)) {
+      this.counters.txDrops++;
+      return false;
+    }
+    this.counters.txPackets++;
+    this.counters.txBytes += length;
+    return true;
+  }
+
+  onReceive(listener: () => void): () => void {
+    this.receiveListeners = [...this.receiveListeners, listener];
+    return () => { this.receiveListeners = this.receiveListeners.filter((l) => l !== listener); };
+  }
+
+  onLinkChange(listener: (up: boolean) => void): () => void {
+    this.linkListeners = [...this.linkListeners, listener];
+    return () => { this.linkListeners = this.linkListeners.filter((l) => l !== listener); };
+  }
+
+  addTap(tap: FrameTap): () => void {
+    this.taps = [...this.taps, tap];
+    return () => { this.taps = this.taps.filter((t) => t !== tap); };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    const before = this.linkUp;
+    this.closed = true;
+    this.onClose();
+    if (before) this.emitLinkChange();
+  }
+
+  /** Hands the frame to the medium; it must copy what it keeps. Returns false when it dropped it. */
+  protected abstract sendFrame(frame: Uint8Array, length: number, now: number): boolean;
+
+  /** Releases backend resources. */
+  protected onClose(): void {}
+
+  /**
+   * Puts a received frame into the ring (copying it) with the current time as
+   * its ingress timestamp. Does not notify: call `notifyReceive` after a batch.
+   */
+  protected deliver(frame: Uint8Array, length: number): boolean {
+    if (!this.linkUp) {
+      this.counters.rxDrops++;
+      return false;
+    }
+    if (length > this.maxFrameSize || length < 14) {
+      this.counters.rxErrors++;
+      return false;
+    }
+    const now = this.clock.now();
+    if (!this.rx.push(frame, length, now)) {
+      this.counters.rxDrops++;
+      return false;
+    }
+    this.counters.rxPackets++;
+    this.counters.rxBytes += length;
+    this.runTaps('rx', frame, length, now);
+    return true;
+  }
+
+  /** Counts and taps a frame that a backend wrote into the ring itself (reserve/commit). */
+  protected accountReceived(frame: Uint8Array, length: number, timestamp: number): void {
+    this.counters.rxPackets++;
+    this.counters.rxBytes += length;
+    this.runTaps('rx', frame, length, timestamp);
+  }
+
+  protected notifyReceive(): void {
+    const listeners = this.receiveListeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]();
+  }
+
+  protected emitLinkChange(): void {
+    const up = this.linkUp;
+    for (const l of this.linkListeners) l(up);
+  }
+
+  private runTaps(direction: FrameDirection, frame: Uint8Array, length: number, timestamp: number): void {
+    const taps = this.taps;
+    for (let i = 0; i < taps.length; i++) taps[i](direction, frame, length, timestamp);
+  }
+}

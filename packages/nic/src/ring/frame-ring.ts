@@ -1,0 +1,211 @@
+/**
+ * The hot-path ring: a bounded single-producer single-consumer queue of
+ * fixed-size frame slots in one (Shared)ArrayBuffer.
+ *
+ * The producer writes a frame straight into a slot (`reserve` + `commit`, or
+ * `push` to copy one in); the consumer reads it in place (`peek` + `release`).
+ * Views into the slots are made once, at construction, so steady-state traffic
+ * allocates nothing. A full ring drops the frame and counts it.
+ *
+ * Over a SharedArrayBuffer the indices are read and written with Atomics, so
+ * the producer may live in a worker thread; `doorbell` lets a consumer wait.
+ *
+ * Layout: [control: 16 x Int32][lengths: slots x Int32][timestamps: slots x Float64][slot data...]
+ */
+export interface FrameRingOptions {
+  /** Number of slots; rounded up to a power of two. Default 1024. */
+  slots?: number;
+  /** Bytes per slot: the largest frame it holds. Default 1536. */
+  slotSize?: number;
+  /** Allocate a SharedArrayBuffer so another thread can attach with `FrameRing.attach`. */
+  shared?: boolean;
+}
+
+/** One frame in the ring, as seen by the consumer. The object is reused: read it before `release()`. */
+export interface FrameView {
+  /** The whole slot; the frame is `data.subarray(0, length)` (not materialized, to avoid allocation). */
+  readonly data: Uint8Array;
+  readonly length: number;
+  /** Ingress time (ms on the NIC's clock). */
+  readonly timestamp: number;
+}
+
+const HEAD = 0; // producer index (frames committed), free-running uint32
+const TAIL = 8; // consumer index (frames released); 32 bytes apart from HEAD
+const DROPS = 12;
+const DOORBELL = 4;
+const CONTROL_INTS = 16;
+
+class SlotView implements FrameView {
+  length = 0;
+  timestamp = 0;
+  constructor(readonly data: Uint8Array) {}
+}
+
+export class FrameRing {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  readonly slots: number;
+  readonly slotSize: number;
+  private readonly mask: number;
+  private readonly control: Int32Array;
+  private readonly lengths: Int32Array;
+  private readonly timestamps: Float64Array;
+  private readonly views: SlotView[];
+  private readonly shared: boolean;
+  // Local copies of the indices: each side owns one and caches the other.
+  private head = 0;
+  private tail = 0;
+  private localDrops = 0;
+
+  constructor(options: FrameRingOptions = {}, attachTo?: SharedArrayBuffer) {
+    const slots = nextPow2(options.slots ?? 1024);
+    const slotSize = options.slotSize ?? 1536;
+    if (!Number.isInteger(slotSize) || slotSize < 64 || slotSize > 1 << 20) {
+      throw new RangeError(`FrameRing: slotSize must be an integer from 64 to 1048576, got ${slotSize}`);
+    }
+    if (slots < 2 || slots > 1 << 20) throw new RangeError(`FrameRing: slots must be from 2 to 1048576, got ${options.slots}`);
+    const alignedSlot = (slotSize + 7) & ~7;
+    const bytes = FrameRing.byteLength(slots, alignedSlot);
+    this.shared = attachTo !== undefined || options.shared === true;
+    this.buffer = attachTo ?? (this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    if (this.buffer.byteLength < bytes) throw new RangeError('FrameRing: shared buffer too small for these options');
+    this.slots = slots;
+    this.slotSize = slotSize;
+    this.mask = slots - 1;
+    this.control = new Int32Array(this.buffer, 0, CONTROL_INTS);
+    this.lengths = new Int32Array(this.buffer, CONTROL_INTS * 4, slots);
+    const tsOffset = CONTROL_INTS * 4 + slots * 4;
+    const tsAligned = (tsOffset + 7) & ~7;
+    this.timestamps = new Float64Array(this.buffer, tsAligned, slots);
+    const dataOffset = tsAligned + slots * 8;
+    this.views = [];
+    for (let i = 0; i < slots; i++) {
+      this.views.push(new SlotView(new Uint8Array(this.buffer, dataOffset + i * alignedSlot, slotSize)));
+    }
+    if (attachTo) {
+      this.head = this.control[HEAD] >>> 0;
+      this.tail = this.control[TAIL] >>> 0;
+    }
+  }
+
+  /** Attaches to a ring created with `shared: true` in another thread. */
+  static attach(buffer: SharedArrayBuffer, options: { slots: number; slotSize: number }): FrameRing {
+    return new FrameRing(options, buffer);
+  }
+
+  static byteLength(slots: number, slotSize: number): number {
+    const tsOffset = (CONTROL_INTS * 4 + slots * 4 + 7) & ~7;
+    return tsOffset + slots * 8 + slots * ((slotSize + 7) & ~7);
+  }
+
+  /** Frames waiting for the consumer. */
+  get size(): number {
+    return (this.loadHead() - this.loadTail()) >>> 0;
+  }
+
+  get isFull(): boolean {
+    return this.size >= this.slots;
+  }
+
+  /** Frames dropped because the ring was full. */
+  get drops(): number {
+    return this.shared ? Atomics.load(this.control, DROPS) >>> 0 : this.localDrops;
+  }
+
+  // ---- producer side ----
+
+  /** The next free slot to write a frame into, or null when the ring is full (nothing is counted). */
+  reserve(): Uint8Array | null {
+    if (((this.head - this.loadTail()) >>> 0) >= this.slots) return null;
+    return this.views[this.head & this.mask].data;
+  }
+
+  /** Publishes the slot returned by `reserve` as a frame of `length` bytes. */
+  commit(length: number, timestamp: number): void {
+    const i = this.head & this.mask;
+    if (length < 0 || length > this.slotSize) throw new RangeError(`FrameRing.commit: length ${length} out of range`);
+    this.lengths[i] = length;
+    this.timestamps[i] = timestamp;
+    this.head = (this.head + 1) >>> 0;
+    if (this.shared) {
+      Atomics.store(this.control, HEAD, this.head | 0);
+      Atomics.add(this.control, DOORBELL, 1);
+      Atomics.notify(this.control, DOORBELL);
+    } else {
+      this.control[HEAD] = this.head | 0;
+    }
+  }
+
+  /** Copies `length` bytes of `src` into the ring. Returns false (and counts a drop) when full or too long. */
+  push(src: Uint8Array, length: number, timestamp: number): boolean {
+    const slot = this.reserve();
+    if (slot === null || length > this.slotSize) {
+      this.countDrop();
+      return false;
+    }
+    if (length === src.length) slot.set(src);
+    else copyPrefix(src, slot, length);
+    this.commit(length, timestamp);
+    return true;
+  }
+
+  /** Counts a frame the producer had to drop. */
+  countDrop(): void {
+    if (this.shared) Atomics.add(this.control, DROPS, 1);
+    else this.localDrops++;
+  }
+
+  // ---- consumer side ----
+
+  /** The oldest frame, read in place, or null when the ring is empty. */
+  peek(): FrameView | null {
+    if (this.tail === this.loadHead()) return null;
+    const i = this.tail & this.mask;
+    const view = this.views[i];
+    view.length = this.lengths[i];
+    view.timestamp = this.timestamps[i];
+    return view;
+  }
+
+  /** Frees the frame returned by `peek`; its view must not be used afterwards. */
+  release(): void {
+    if (this.tail === this.loadHead()) throw new Error('FrameRing.release: ring is empty');
+    this.tail = (this.tail + 1) >>> 0;
+    if (this.shared) Atomics.store(this.control, TAIL, this.tail | 0);
+    else this.control[TAIL] = this.tail | 0;
+  }
+
+  /** Drops every queued frame. */
+  clear(): void {
+    while (this.peek() !== null) this.release();
+  }
+
+  /** A value that changes whenever a frame is committed; for Atomics.wait/waitAsync on `control`. */
+  get doorbell(): { array: Int32Array; index: number } {
+    return { array: this.control, index: DOORBELL };
+  }
+
+  private loadHead(): number {
+    return this.shared ? Atomics.load(this.control, HEAD) >>> 0 : this.head;
+  }
+
+  private loadTail(): number {
+    return this.shared ? Atomics.load(this.control, TAIL) >>> 0 : this.tail;
+  }
+}
+
+function copyPrefix(src: Uint8Array, dst: Uint8Array, length: number): void {
+  // Short frames: a loop beats creating a subarray for set().
+  if (length <= 128) {
+    for (let i = 0; i < length; i++) dst[i] = src[i];
+  } else {
+    dst.set(src.subarray(0, length));
+  }
+}
+
+function nextPow2(n: number): number {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`FrameRing: slots must be a positive integer, got ${n}`);
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}

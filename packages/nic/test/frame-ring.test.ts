@@ -1,0 +1,118 @@
+import test from 'ava';
+import { Worker } from 'node:worker_threads';
+import { FrameRing } from '../src';
+
+test('frames come out in order, in place, with their timestamps', (t) => {
+  const ring = new FrameRing({ slots: 4, slotSize: 64 });
+  for (let i = 0; i < 3; i++) {
+    const slot = ring.reserve()!;
+    slot[0] = i;
+    ring.commit(10 + i, 100 + i);
+  }
+  t.is(ring.size, 3);
+  for (let i = 0; i < 3; i++) {
+    const f = ring.peek()!;
+    t.is(f.data[0], i);
+    t.is(f.length, 10 + i);
+    t.is(f.timestamp, 100 + i);
+    ring.release();
+  }
+  t.is(ring.peek(), null);
+});
+
+test('a full ring drops and counts', (t) => {
+  const ring = new FrameRing({ slots: 3, slotSize: 64 }); // rounds up to 4
+  t.is(ring.slots, 4);
+  const frame = new Uint8Array(60);
+  let ok = 0;
+  for (let i = 0; i < 6; i++) if (ring.push(frame, 60, 0)) ok++;
+  t.is(ok, 4);
+  t.is(ring.drops, 2);
+  t.is(ring.reserve(), null);
+  ring.peek();
+  ring.release();
+  t.not(ring.reserve(), null);
+});
+
+test('push refuses frames longer than a slot', (t) => {
+  const ring = new FrameRing({ slots: 2, slotSize: 64 });
+  t.false(ring.push(new Uint8Array(100), 100, 0));
+  t.is(ring.drops, 1);
+  t.is(ring.size, 0);
+});
+
+test('peek hands out the same view objects: no allocation per frame', (t) => {
+  const ring = new FrameRing({ slots: 2, slotSize: 64 });
+  const seen = new Set<object>();
+  const frame = new Uint8Array(64);
+  for (let i = 0; i < 100; i++) {
+    ring.push(frame, 64, i);
+    const v = ring.peek()!;
+    seen.add(v);
+    seen.add(v.data);
+    ring.release();
+  }
+  t.is(seen.size, 4);
+});
+
+test('indices wrap past 2^32 frames without losing order', (t) => {
+  const ring = new FrameRing({ slots: 4, slotSize: 64 });
+  // Drive the free-running counters near the wrap point through the public API is too slow;
+  // instead reach the same state via a shared buffer whose control words say so.
+  const shared = new FrameRing({ slots: 4, slotSize: 64, shared: true });
+  const control = new Int32Array(shared.buffer, 0, 16);
+  control[0] = -2; // head = 2^32 - 2
+  control[8] = -2; // tail = 2^32 - 2
+  const attached = FrameRing.attach(shared.buffer as SharedArrayBuffer, { slots: 4, slotSize: 64 });
+  for (let i = 0; i < 4; i++) {
+    const s = attached.reserve()!;
+    s[0] = i;
+    attached.commit(1, i);
+  }
+  t.is(attached.size, 4);
+  for (let i = 0; i < 4; i++) {
+    t.is(attached.peek()!.data[0], i);
+    attached.release();
+  }
+  t.is(attached.size, 0);
+  t.truthy(ring);
+});
+
+test('a producer in a worker thread hands frames through a SharedArrayBuffer ring', async (t) => {
+  const ring = new FrameRing({ slots: 64, slotSize: 128, shared: true });
+  const total = 20000;
+  const worker = new Worker(
+    `
+    const { workerData } = require('node:worker_threads');
+    require('ts-node').register({ transpileOnly: true });
+    const { FrameRing } = require(workerData.ringPath);
+    const ring = FrameRing.attach(workerData.buffer, { slots: 64, slotSize: 128 });
+    let sent = 0;
+    while (sent < workerData.total) {
+      const slot = ring.reserve();
+      if (!slot) continue;
+      slot[0] = sent & 0xff; slot[1] = (sent >> 8) & 0xff; slot[2] = (sent >> 16) & 0xff;
+      ring.commit(64, sent);
+      sent++;
+    }
+    `,
+    { eval: true, workerData: { buffer: ring.buffer, total, ringPath: require.resolve('../src/ring/frame-ring') } },
+  );
+  let expected = 0;
+  let bad = 0;
+  const deadline = Date.now() + 30_000;
+  while (expected < total && Date.now() < deadline) {
+    const f = ring.peek();
+    if (!f) {
+      await new Promise((r) => setImmediate(r));
+      continue;
+    }
+    const n = f.data[0] | (f.data[1] << 8) | (f.data[2] << 16);
+    if (n !== expected || f.timestamp !== expected || f.length !== 64) bad++;
+    expected++;
+    ring.release();
+  }
+  await worker.terminate();
+  t.is(expected, total);
+  t.is(bad, 0);
+});
