@@ -80,3 +80,18 @@ test('a package.json dependency that points up is caught through the nx graph', 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('tests may use lower layers but never an upper one', (t) => {
+  const dir = scratchWorkspace();
+  try {
+    fs.mkdirSync(path.join(dir, 'packages', 'http', 'test'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'packages', 'http', 'test', 'a.test.ts'), "import '@pnet/nic';\n");
+    t.is(runChecker(dir).status, 0, 'an http test may use the nic test harness');
+    fs.writeFileSync(path.join(dir, 'packages', 'http', 'test', 'b.test.ts'), "import '@pnet/libsystem';\n");
+    const r = runChecker(dir);
+    t.is(r.status, 1);
+    t.regex(r.stderr, /packages\/http\/test\/b\.test\.ts:1: @pnet\/http imports '@pnet\/libsystem'/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

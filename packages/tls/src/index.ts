@@ -1,0 +1,1 @@
+export type { ConnectOptions, ListenOptions, StreamServer, StreamTransport } from './transport';
