@@ -1,0 +1,74 @@
+/**
+ * Buffers for frames in flight inside a simulated medium. A frame is held by a
+ * small integer handle, so a delivery can be scheduled with
+ * `clock.schedule(at, fn, handle)` and no closure. Buffers are recycled: once
+ * the pool has grown to the number of frames in flight, nothing is allocated.
+ */
+export class FramePool {
+  private buffers: Uint8Array[] = [];
+  private lengths = new Int32Array(0);
+  private free = new Int32Array(0);
+  private freeCount = 0;
+  private inUseCount = 0;
+
+  constructor(private readonly bufferSize: number, initial = 16) {
+    if (!Number.isInteger(bufferSize) || bufferSize < 14) throw new RangeError(`FramePool: bad buffer size ${bufferSize}`);
+    this.grow(Math.max(1, initial));
+  }
+
+  /** Frames currently held. */
+  get inUse(): number {
+    return this.inUseCount;
+  }
+
+  /** Buffers allocated so far (grows to the high-water mark of frames in flight). */
+  get capacity(): number {
+    return this.buffers.length;
+  }
+
+  /** Copies `length` bytes of `frame` into a pooled buffer and returns its handle. */
+  store(frame: Uint8Array, length: number): number {
+    if (this.freeCount === 0) this.grow(this.buffers.length * 2);
+    const h = this.free[--this.freeCount];
+    let buf = this.buffers[h];
+    if (buf.length < length) {
+      // A jumbo frame: this buffer grows once and keeps its new size.
+      buf = new Uint8Array(Math.max(length, this.bufferSize));
+      this.buffers[h] = buf;
+    }
+    if (length <= 128) {
+      for (let i = 0; i < length; i++) buf[i] = frame[i];
+    } else {
+      buf.set(length === frame.length ? frame : frame.subarray(0, length));
+    }
+    this.lengths[h] = length;
+    this.inUseCount++;
+    return h;
+  }
+
+  /** A second copy of a held frame (for duplication). */
+  duplicate(handle: number): number {
+    return this.store(this.buffers[handle], this.lengths[handle]);
+  }
+
+  buffer(handle: number): Uint8Array {
+    return this.buffers[handle];
+  }
+
+  length(handle: number): number {
+    return this.lengths[handle];
+  }
+
+  release(handle: number): void {
+    this.free[this.freeCount++] = handle;
+    this.inUseCount--;
+  }
+
+  private grow(n: number): void {
+    const old = this.buffers.length;
+    const lengths = new Int32Array(n); lengths.set(this.lengths); this.lengths = lengths;
+    const free = new Int32Array(n); free.set(this.free.subarray(0, this.freeCount)); this.free = free;
+    for (let i = old; i < n; i++) this.buffers.push(new Uint8Array(this.bufferSize));
+    for (let i = n - 1; i >= old; i--) this.free[this.freeCount++] = i;
+  }
+}

@@ -1,0 +1,114 @@
+import type { Clock } from '../clock/clock';
+import { Rng } from '../random/rng';
+import { ChannelStats, SimChannel } from './channel';
+import type { SimAttachment, SimNic } from './sim-nic';
+
+export type LinkDirection = 'aToB' | 'bToA';
+
+/** Sees every frame the link delivers, in either direction, at its arrival time. The frame is borrowed. */
+export type LinkTap = (direction: LinkDirection, frame: Uint8Array, length: number, timestamp: number) => void;
+
+export interface SimLinkOptions {
+  clock: Clock;
+  /** Seed of the link's Rng (default 1); every random choice on the link comes from it. */
+  seed?: number;
+  /** One-way latency in ms for both directions (default 0). */
+  delay?: number;
+}
+
+/** One end of a link, as seen by the NIC plugged into it. */
+class LinkEnd implements SimAttachment {
+  nic: SimNic | null = null;
+  constructor(private readonly link: SimLink, readonly out: SimChannel) {}
+  get carrierUp(): boolean {
+    return this.link.isConnected;
+  }
+  send(frame: Uint8Array, length: number): boolean {
+    return this.out.send(frame, length);
+  }
+}
+
+/**
+ * A point-to-point cable between two SimNics. Each direction is its own
+ * channel with its own latency, delivering in the clock's time.
+ */
+export class SimLink {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  private readonly channels: Record<LinkDirection, SimChannel>;
+  private readonly endA: LinkEnd;
+  private readonly endB: LinkEnd;
+
+  constructor(options: SimLinkOptions) {
+    this.clock = options.clock;
+    this.rng = new Rng(options.seed ?? 1);
+    this.channels = {
+      aToB: new SimChannel({ clock: this.clock, rng: this.rng.fork(), delay: options.delay }),
+      bToA: new SimChannel({ clock: this.clock, rng: this.rng.fork(), delay: options.delay }),
+    };
+    this.endA = new LinkEnd(this, this.channels.aToB);
+    this.endB = new LinkEnd(this, this.channels.bToA);
+  }
+
+  get isConnected(): boolean {
+    return this.endA.nic !== null && this.endB.nic !== null;
+  }
+
+  /** The NIC on end A (sends on aToB), or null. */
+  get a(): SimNic | null {
+    return this.endA.nic;
+  }
+
+  get b(): SimNic | null {
+    return this.endB.nic;
+  }
+
+  /** Per-direction counters. */
+  get stats(): Record<LinkDirection, ChannelStats> {
+    return { aToB: this.channels.aToB.stats, bToA: this.channels.bToA.stats };
+  }
+
+  /** Plugs `a` and `b` into the two ends; both see carrier up. */
+  connect(a: SimNic, b: SimNic): this {
+    if (this.isConnected) throw new Error('SimLink.connect: already connected; disconnect first');
+    if (a === b) throw new Error('SimLink.connect: a NIC cannot be linked to itself');
+    this.endA.nic = a;
+    this.endB.nic = b;
+    this.channels.aToB.sink = (f, l) => { b.receive(f, l); };
+    this.channels.bToA.sink = (f, l) => { a.receive(f, l); };
+    try {
+      a.attach(this.endA);
+      b.attach(this.endB);
+    } catch (e) {
+      a.detach(this.endA);
+      this.endA.nic = this.endB.nic = null;
+      this.channels.aToB.sink = this.channels.bToA.sink = null;
+      throw e;
+    }
+    a.carrierChanged();
+    b.carrierChanged();
+    return this;
+  }
+
+  /** Unplugs both ends: carrier goes down and frames still in flight are lost (counted). */
+  disconnect(): void {
+    const a = this.endA.nic, b = this.endB.nic;
+    if (!a || !b) return;
+    this.endA.nic = this.endB.nic = null;
+    this.channels.aToB.sink = this.channels.bToA.sink = null;
+    a.detach(this.endA);
+    b.detach(this.endB);
+  }
+
+  /** Taps frames as they arrive at either end (after the link's impairments). */
+  addTap(tap: LinkTap): () => void {
+    const offA = this.channels.aToB.addTap((f, l, t) => tap('aToB', f, l, t));
+    const offB = this.channels.bToA.addTap((f, l, t) => tap('bToA', f, l, t));
+    return () => { offA(); offB(); };
+  }
+
+  /** The channel for one direction (for impairment stats and tuning). */
+  channel(direction: LinkDirection): SimChannel {
+    return this.channels[direction];
+  }
+}

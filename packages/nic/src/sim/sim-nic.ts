@@ -1,0 +1,84 @@
+import { NicBase, NicBaseOptions } from '../nic/nic-base';
+
+/**
+ * The far side of a simulated NIC's cable: a link end or a switch/hub port.
+ * `send` takes a borrowed frame and copies what it keeps; it returns false
+ * when it dropped the frame in a way the sender can see (a full queue).
+ */
+export interface SimAttachment {
+  send(frame: Uint8Array, length: number): boolean;
+  /** Whether the medium carries frames now (false when the far end is gone or the port is down). */
+  readonly carrierUp: boolean;
+}
+
+export type SimNicOptions = NicBaseOptions;
+
+/**
+ * A NIC that lives in the simulation: it sends into whatever medium it is
+ * attached to (a SimLink, SimSwitch or SimHub) and receives what the medium
+ * delivers, in the time of the injected clock. Unattached, it has no carrier.
+ */
+export class SimNic extends NicBase {
+  private attachment: SimAttachment | null = null;
+  private lastCarrier = false;
+
+  constructor(options: SimNicOptions) {
+    super(options);
+  }
+
+  /** Whether a medium is plugged in. */
+  get attached(): boolean {
+    return this.attachment !== null;
+  }
+
+  /** Plugs the NIC into a medium. Media call this; throws if already attached. */
+  attach(attachment: SimAttachment): void {
+    if (this.attachment !== null) throw new Error(`${this.name}: already attached to a medium; detach it first`);
+    this.attachment = attachment;
+    this.carrierChanged();
+  }
+
+  /** Unplugs the NIC (carrier goes down). Does nothing when not attached to `attachment`. */
+  detach(attachment?: SimAttachment): void {
+    if (this.attachment === null || (attachment !== undefined && attachment !== this.attachment)) return;
+    this.attachment = null;
+    this.carrierChanged();
+  }
+
+  /** Media call this when their carrier state may have changed; emits a link change when it did. */
+  carrierChanged(): void {
+    const up = this.linkUp;
+    if (up !== this.lastCarrier) {
+      this.lastCarrier = up;
+      this.emitLinkChange();
+    }
+  }
+
+  /**
+   * The medium delivers one frame (borrowed; it is copied into `rx`). Counts
+   * and drops it when the NIC is down or the ring is full. Returns whether it
+   * was queued.
+   */
+  receive(frame: Uint8Array, length: number): boolean {
+    const ok = this.deliver(frame, length);
+    if (ok) this.notifyReceive();
+    return ok;
+  }
+
+  protected override carrier(): boolean {
+    return this.attachment !== null && this.attachment.carrierUp;
+  }
+
+  protected override sendFrame(frame: Uint8Array, length: number): boolean {
+    return this.attachment !== null && this.attachment.send(frame, length);
+  }
+
+  protected override emitLinkChange(): void {
+    this.lastCarrier = this.linkUp;
+    super.emitLinkChange();
+  }
+
+  protected override onClose(): void {
+    this.attachment = null;
+  }
+}

@@ -1,0 +1,104 @@
+import test from 'ava';
+import { BROADCAST_MAC, SimLink, SimNic, VirtualClock, localMac, writeMac } from '../src';
+
+function pair(delay = 0) {
+  const clock = new VirtualClock();
+  const a = new SimNic({ name: 'a', mac: localMac(1), clock });
+  const b = new SimNic({ name: 'b', mac: localMac(2), clock });
+  const link = new SimLink({ clock, seed: 7, delay });
+  link.connect(a, b);
+  return { clock, a, b, link };
+}
+
+function frame(seq: number, length = 64): Uint8Array {
+  const f = new Uint8Array(length);
+  writeMac(f, 0, BROADCAST_MAC);
+  writeMac(f, 6, localMac(1));
+  f[12] = 0x88; f[13] = 0xb5; // local experimental EtherType
+  f[14] = seq & 0xff; f[15] = (seq >> 8) & 0xff;
+  return f;
+}
+
+test('a frame crosses the link after its delay, in virtual time', (t) => {
+  const { clock, a, b } = pair(5);
+  let seen = 0;
+  b.onReceive(() => { seen++; });
+  t.true(a.linkUp);
+  t.true(b.linkUp);
+  t.true(a.transmit(frame(3, 100)));
+  clock.runUntil(4.999);
+  t.is(b.rx.size, 0);
+  clock.runUntil(5);
+  t.is(seen, 1);
+  const f = b.rx.peek()!;
+  t.is(f.length, 100);
+  t.is(f.timestamp, 5);
+  t.is(f.data[14], 3);
+  b.rx.release();
+  t.is(a.counters.txPackets, 1);
+  t.is(b.counters.rxPackets, 1);
+  t.is(b.counters.rxBytes, 100);
+});
+
+test('both directions work independently and keep order', (t) => {
+  const { clock, a, b, link } = pair(1);
+  for (let i = 0; i < 10; i++) { a.transmit(frame(i)); b.transmit(frame(100 + i)); }
+  clock.runUntilIdle();
+  for (let i = 0; i < 10; i++) {
+    t.is(b.rx.peek()!.data[14], i); b.rx.release();
+    t.is(a.rx.peek()!.data[14], 100 + i); a.rx.release();
+  }
+  t.is(link.stats.aToB.delivered, 10);
+  t.is(link.stats.bToA.delivered, 10);
+});
+
+test('zero delay never delivers re-entrantly inside transmit', (t) => {
+  const { clock, a, b } = pair(0);
+  a.transmit(frame(1));
+  t.is(b.rx.size, 0);
+  clock.runUntilIdle();
+  t.is(b.rx.size, 1);
+});
+
+test('disconnect takes the carrier down on both ends and loses frames in flight', (t) => {
+  const { clock, a, b, link } = pair(10);
+  const changes: string[] = [];
+  a.onLinkChange((up) => changes.push(`a:${up}`));
+  b.onLinkChange((up) => changes.push(`b:${up}`));
+  a.transmit(frame(1));
+  link.disconnect();
+  t.false(a.linkUp);
+  t.false(b.linkUp);
+  t.deepEqual(changes, ['a:false', 'b:false']);
+  t.false(a.transmit(frame(2)));
+  t.is(a.counters.txDrops, 1);
+  clock.runUntilIdle();
+  t.is(b.rx.size, 0);
+  t.is(link.stats.aToB.droppedNoCarrier, 1);
+  link.connect(a, b);
+  t.true(a.linkUp);
+  t.deepEqual(changes, ['a:false', 'b:false', 'a:true', 'b:true']);
+});
+
+test('an unattached SimNic has no carrier; connecting twice is an API error', (t) => {
+  const clock = new VirtualClock();
+  const a = new SimNic({ name: 'a', mac: localMac(1), clock });
+  t.false(a.linkUp);
+  t.false(a.transmit(frame(0)));
+  const { a: a2, b: b2, link } = pair();
+  t.throws(() => link.connect(a2, b2), { message: /already connected/ });
+  const other = new SimLink({ clock });
+  const c = new SimNic({ name: 'c', mac: localMac(3), clock });
+  t.throws(() => other.connect(a2, c), { message: /already attached/ });
+  t.false(c.attached);
+  t.true(a2.linkUp);
+});
+
+test('a NIC set administratively down drops what arrives', (t) => {
+  const { clock, a, b } = pair(1);
+  a.transmit(frame(1));
+  b.setLinkUp(false);
+  clock.runUntilIdle();
+  t.is(b.rx.size, 0);
+  t.is(b.counters.rxDrops, 1);
+});
