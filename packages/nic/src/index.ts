@@ -14,3 +14,8 @@ export { SimLink } from './sim/sim-link';
 export type { SimLinkOptions, LinkDirection, LinkTap } from './sim/sim-link';
 export { SimChannel } from './sim/channel';
 export type { ChannelStats, ChannelSink, ChannelTap, SimChannelOptions } from './sim/channel';
+export { resolveImpairments, newImpairmentStats, ethernetPayloadLength } from './sim/impairments';
+export type { Impairments, GilbertElliott, ImpairmentStats, ResolvedImpairments } from './sim/impairments';
+export { FramePool } from './sim/frame-pool';
+export { writeTestFrame, readTestSeq, testFramePayloadIntact, TEST_FRAME_HEADER, TEST_FRAME_MIN } from './sim/test-traffic';
+export type { TestFrameOptions } from './sim/test-traffic';

@@ -1,6 +1,9 @@
 import type { Clock } from '../clock/clock';
-import { Rng } from '../random/rng';
+import type { Rng } from '../random/rng';
 import { FramePool } from './frame-pool';
+import {
+  ethernetPayloadLength, Impairments, ImpairmentStats, newImpairmentStats, ResolvedImpairments, resolveImpairments,
+} from './impairments';
 
 /** Where a channel hands frames when they arrive. The frame is borrowed for the call. */
 export type ChannelSink = (frame: Uint8Array, length: number) => void;
@@ -8,47 +11,58 @@ export type ChannelSink = (frame: Uint8Array, length: number) => void;
 /** Sees every frame a channel delivers, at its arrival time. The frame is borrowed. */
 export type ChannelTap = (frame: Uint8Array, length: number, timestamp: number) => void;
 
+/** Per-direction counters of a channel. */
+export type ChannelStats = ImpairmentStats;
+
 export interface SimChannelOptions {
   clock: Clock;
+  /** The channel's own random source (a fork of the medium's seeded Rng). */
   rng: Rng;
-  /** One-way latency in ms (default 0: delivered at the same virtual instant, but never re-entrantly). */
-  delay?: number;
-  /** Size of a pooled buffer; larger frames still pass (their buffer grows). Default 1518. */
+  impairments?: Impairments;
+  /** Size of a pooled buffer; larger frames still pass (their buffer grows once). Default 1518. */
   bufferSize?: number;
 }
 
-export interface ChannelStats {
-  /** Frames handed to the channel. */
-  offered: number;
-  /** Frames (copies included) handed to the far end. */
-  delivered: number;
-  deliveredBytes: number;
-  /** Frames lost because nothing was listening at arrival time (link down, port unplugged). */
-  droppedNoCarrier: number;
-}
-
-export function newChannelStats(): ChannelStats {
-  return { offered: 0, delivered: 0, deliveredBytes: 0, droppedNoCarrier: 0 };
-}
-
 /**
- * One direction of a simulated medium: takes frames, holds them in pooled
- * buffers and delivers them to `sink` at their arrival time on the clock.
+ * One direction of a simulated medium: applies its impairments, holds frames
+ * in pooled buffers and delivers them to `sink` at their arrival time on the
+ * clock. A delivery is scheduled with the buffer's handle as the timer
+ * argument, so steady-state traffic allocates nothing. Delivery is never
+ * re-entrant: even with no delay a frame arrives from a clock event, not from
+ * inside `send`.
  */
 export class SimChannel {
   sink: ChannelSink | null = null;
-  readonly stats: ChannelStats = newChannelStats();
+  readonly stats: ImpairmentStats = newImpairmentStats();
   private readonly clock: Clock;
+  private readonly rng: Rng;
   private readonly pool: FramePool;
-  private delay: number;
+  private cfg: ResolvedImpairments;
   private taps: ChannelTap[] = [];
   private readonly deliverHandle: (handle: number) => void;
+  // Gilbert-Elliott state.
+  private geBad = false;
+  // Rate limiter: a FIFO of (departure time, length) for frames queued or on the wire.
+  private qDepart = new Float64Array(16);
+  private qLen = new Int32Array(16);
+  private qHead = 0;
+  private qCount = 0;
+  private qBytes = 0;
+  private lineFreeAt = 0;
+  // keepOrder: arrival time of the latest in-order copy.
+  private lastArrival = 0;
 
   constructor(options: SimChannelOptions) {
     this.clock = options.clock;
-    this.delay = checkNonNegative('delay', options.delay ?? 0);
+    this.rng = options.rng;
+    this.cfg = resolveImpairments(options.impairments);
     this.pool = new FramePool(options.bufferSize ?? 1518);
     this.deliverHandle = (h) => this.arrive(h);
+  }
+
+  /** Replaces the impairments from now on (queue and loss state carry over). */
+  configure(impairments: Impairments): void {
+    this.cfg = resolveImpairments(impairments);
   }
 
   /** Frames in flight now. */
@@ -56,16 +70,125 @@ export class SimChannel {
     return this.pool.inUse;
   }
 
+  /** Pooled buffers allocated so far (the high-water mark of frames in flight). */
+  get poolCapacity(): number {
+    return this.pool.capacity;
+  }
+
+  /**
+   * Takes a borrowed frame. Returns false only when the rate limiter's queue
+   * was full (a drop the sender can see); losses on the wire return true.
+   */
   send(frame: Uint8Array, length: number): boolean {
-    this.stats.offered++;
-    const h = this.pool.store(frame, length);
-    this.clock.schedule(this.clock.now() + this.delay, this.deliverHandle, h);
+    const cfg = this.cfg;
+    const stats = this.stats;
+    const rng = this.rng;
+    const index = stats.offered++;
+    const now = this.clock.now();
+
+    if (cfg.mtu !== Infinity && ethernetPayloadLength(frame, length) > cfg.mtu) {
+      stats.droppedMtu++;
+      return true;
+    }
+    if (cfg.dropFrames.size > 0 && cfg.dropFrames.has(index)) {
+      stats.droppedScripted++;
+      return true;
+    }
+    if (cfg.loss > 0 && rng.next() < cfg.loss) {
+      stats.droppedLoss++;
+      return true;
+    }
+    const ge = cfg.ge;
+    if (ge !== null) {
+      const lost = rng.next() < (this.geBad ? ge.lossBad : ge.lossGood);
+      if (rng.next() < (this.geBad ? ge.r : ge.p)) this.geBad = !this.geBad;
+      if (lost) {
+        stats.droppedBurst++;
+        return true;
+      }
+    }
+
+    let departure = now;
+    if (cfg.rate !== Infinity) {
+      departure = this.enqueue(now, length, cfg);
+      if (departure < 0) {
+        stats.droppedQueue++;
+        return false;
+      }
+    }
+
+    const copies = cfg.duplicate > 0 && rng.next() < cfg.duplicate ? 2 : 1;
+    if (copies === 2) stats.duplicated++;
+    for (let c = 0; c < copies; c++) {
+      const h = this.pool.store(frame, length);
+      if (cfg.corrupt > 0 && rng.next() < cfg.corrupt) this.corrupt(h, length, cfg.corruptFrom);
+      let arrival = departure + cfg.delay;
+      if (cfg.jitter > 0) {
+        arrival += cfg.jitter * (2 * rng.next() - 1);
+        if (arrival < departure) arrival = departure;
+      }
+      if (cfg.keepOrder) {
+        if (arrival < this.lastArrival) {
+          arrival = this.lastArrival;
+          stats.heldForOrder++;
+        }
+        this.lastArrival = arrival;
+      }
+      if (cfg.reorder > 0 && rng.next() < cfg.reorder) {
+        arrival += cfg.reorderGap;
+        stats.reordered++;
+      }
+      this.clock.schedule(arrival, this.deliverHandle, h);
+    }
     return true;
   }
 
   addTap(tap: ChannelTap): () => void {
     this.taps = [...this.taps, tap];
     return () => { this.taps = this.taps.filter((t) => t !== tap); };
+  }
+
+  /** Admits a frame to the rate limiter; returns its departure time, or -1 when the queue is full. */
+  private enqueue(now: number, length: number, cfg: ResolvedImpairments): number {
+    // Frames whose last bit has left by now are out of the queue.
+    while (this.qCount > 0 && this.qDepart[this.qHead] <= now) {
+      this.qBytes -= this.qLen[this.qHead];
+      this.qHead = (this.qHead + 1) & (this.qDepart.length - 1);
+      this.qCount--;
+    }
+    if (this.qCount + 1 > cfg.queuePackets || this.qBytes + length > cfg.queueBytes) return -1;
+    if (this.qCount === this.qDepart.length) this.growQueue();
+    const start = this.lineFreeAt > now ? this.lineFreeAt : now;
+    const departure = start + (length * 8 * 1000) / cfg.rate;
+    this.lineFreeAt = departure;
+    const tail = (this.qHead + this.qCount) & (this.qDepart.length - 1);
+    this.qDepart[tail] = departure;
+    this.qLen[tail] = length;
+    this.qCount++;
+    this.qBytes += length;
+    if (this.qCount > this.stats.queuePeakPackets) this.stats.queuePeakPackets = this.qCount;
+    if (this.qBytes > this.stats.queuePeakBytes) this.stats.queuePeakBytes = this.qBytes;
+    return departure;
+  }
+
+  private growQueue(): void {
+    const n = this.qDepart.length;
+    const depart = new Float64Array(n * 2);
+    const len = new Int32Array(n * 2);
+    for (let i = 0; i < this.qCount; i++) {
+      depart[i] = this.qDepart[(this.qHead + i) & (n - 1)];
+      len[i] = this.qLen[(this.qHead + i) & (n - 1)];
+    }
+    this.qDepart = depart;
+    this.qLen = len;
+    this.qHead = 0;
+  }
+
+  private corrupt(h: number, length: number, from: number): void {
+    if (length <= from) return;
+    const bit = this.rng.nextInt((length - from) * 8);
+    this.pool.buffer(h)[from + (bit >>> 3)] ^= 1 << (bit & 7);
+    this.stats.corrupted++;
   }
 
   private arrive(h: number): void {
@@ -86,9 +209,4 @@ export class SimChannel {
     }
     this.pool.release(h);
   }
-}
-
-function checkNonNegative(name: string, v: number): number {
-  if (!Number.isFinite(v) || v < 0) throw new RangeError(`impairments: ${name} must be a finite number >= 0, got ${v}`);
-  return v;
 }

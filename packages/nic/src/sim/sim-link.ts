@@ -1,6 +1,7 @@
 import type { Clock } from '../clock/clock';
 import { Rng } from '../random/rng';
 import { ChannelStats, SimChannel } from './channel';
+import type { Impairments } from './impairments';
 import type { SimAttachment, SimNic } from './sim-nic';
 
 export type LinkDirection = 'aToB' | 'bToA';
@@ -12,8 +13,14 @@ export interface SimLinkOptions {
   clock: Clock;
   /** Seed of the link's Rng (default 1); every random choice on the link comes from it. */
   seed?: number;
-  /** One-way latency in ms for both directions (default 0). */
+  /** One-way latency in ms for both directions, unless a direction sets its own `delay` (default 0). */
   delay?: number;
+  /** What happens to frames from A to B. */
+  aToB?: Impairments;
+  /** What happens to frames from B to A. */
+  bToA?: Impairments;
+  /** Pooled buffer size for frames in flight (default 1518; larger frames still pass). */
+  bufferSize?: number;
 }
 
 /** One end of a link, as seen by the NIC plugged into it. */
@@ -30,7 +37,9 @@ class LinkEnd implements SimAttachment {
 
 /**
  * A point-to-point cable between two SimNics. Each direction is its own
- * channel with its own latency, delivering in the clock's time.
+ * channel with its own impairments, delivering in the clock's time. One
+ * seeded Rng per link; each direction draws from its own fork of it, so
+ * traffic in one direction does not change what happens in the other.
  */
 export class SimLink {
   readonly clock: Clock;
@@ -38,14 +47,17 @@ export class SimLink {
   private readonly channels: Record<LinkDirection, SimChannel>;
   private readonly endA: LinkEnd;
   private readonly endB: LinkEnd;
+  private readonly defaultDelay: number;
 
   constructor(options: SimLinkOptions) {
     this.clock = options.clock;
     this.rng = new Rng(options.seed ?? 1);
-    this.channels = {
-      aToB: new SimChannel({ clock: this.clock, rng: this.rng.fork(), delay: options.delay }),
-      bToA: new SimChannel({ clock: this.clock, rng: this.rng.fork(), delay: options.delay }),
-    };
+    this.defaultDelay = options.delay ?? 0;
+    const channel = (imp: Impairments | undefined) => new SimChannel({
+      clock: this.clock, rng: this.rng.fork(), bufferSize: options.bufferSize,
+      impairments: { delay: this.defaultDelay, ...imp },
+    });
+    this.channels = { aToB: channel(options.aToB), bToA: channel(options.bToA) };
     this.endA = new LinkEnd(this, this.channels.aToB);
     this.endB = new LinkEnd(this, this.channels.bToA);
   }
@@ -105,6 +117,11 @@ export class SimLink {
     const offA = this.channels.aToB.addTap((f, l, t) => tap('aToB', f, l, t));
     const offB = this.channels.bToA.addTap((f, l, t) => tap('bToA', f, l, t));
     return () => { offA(); offB(); };
+  }
+
+  /** Replaces one direction's impairments from now on (the link-wide `delay` still applies unless overridden). */
+  setImpairments(direction: LinkDirection, impairments: Impairments): void {
+    this.channels[direction].configure({ delay: this.defaultDelay, ...impairments });
   }
 
   /** The channel for one direction (for impairment stats and tuning). */
