@@ -19,3 +19,13 @@ export type { Impairments, GilbertElliott, ImpairmentStats, ResolvedImpairments 
 export { FramePool } from './sim/frame-pool';
 export { writeTestFrame, readTestSeq, testFramePayloadIntact, TEST_FRAME_HEADER, TEST_FRAME_MIN } from './sim/test-traffic';
 export type { TestFrameOptions } from './sim/test-traffic';
+export { PcapWriter } from './pcap/pcap-writer';
+export type { PcapWriterOptions, TapSource } from './pcap/pcap-writer';
+export * from './pcap/pcap-format';
+export { readPcap } from './pcap/pcap-reader';
+export type { PcapCapture, PcapRecord } from './pcap/pcap-reader';
+export { PcapReplayNic } from './pcap/pcap-replay-nic';
+export type { PcapReplayNicOptions } from './pcap/pcap-replay-nic';
+export { TapNic } from './tap/tap-nic';
+export type { TapNicOptions, TapMode } from './tap/tap-nic';
+export { TapUnavailableError, loadTapAddon, tapAddonPath } from './tap/addon';
