@@ -1,0 +1,563 @@
+/*
+ * pnet TAP addon: the smallest native piece the TAP backend needs.
+ *
+ * It opens a Linux TAP device (IFF_TAP | IFF_NO_PI, non-blocking), watches the
+ * fd with libuv's uv_poll on the calling thread's loop (main thread or worker),
+ * reads frames in a batch straight into the slots of a FrameRing's
+ * (Shared)ArrayBuffer, and writes frames from a Uint8Array view.
+ *
+ * It never touches the ring's control words (indices, doorbell): JS owns the
+ * ring protocol. JS tells `readBatch` which slot to start at and how many free
+ * slots there are; C fills consecutive slots and reports the lengths; JS then
+ * commits them. One JS->C call per batch, no allocation, no copy.
+ */
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define DISCARD_SIZE 65536
+
+typedef struct tap_s {
+  napi_env env;
+  int fd;
+  int owns_fd;
+  uv_poll_t poll;
+  int poll_inited;
+  int polling;
+  int want_ref;
+  int closing;
+  int done;      /* the uv handle is closed (or never existed) */
+  int finalized; /* the JS external was collected */
+  napi_ref cb_ref;
+  napi_ref ring_ref;
+  uint8_t *ring_base;
+  size_t ring_len;
+  uint32_t data_off, stride, slot_size, slots, min_frame;
+  napi_async_cleanup_hook_handle cleanup;
+  uint8_t *scratch;
+} tap_t;
+
+#define CHECK(call)                                                   \
+  do {                                                                \
+    if ((call) != napi_ok) {                                          \
+      napi_throw_error(env, "EADDON", "pnet tap addon: " #call " failed"); \
+      return NULL;                                                    \
+    }                                                                 \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, const char *what, int err) {
+  char msg[256];
+  char code[32];
+  const char *name = "EUNKNOWN";
+  switch (err) {
+    case ENOENT: name = "ENOENT"; break;
+    case EACCES: name = "EACCES"; break;
+    case EPERM: name = "EPERM"; break;
+    case EBUSY: name = "EBUSY"; break;
+    case EINVAL: name = "EINVAL"; break;
+    case ENODEV: name = "ENODEV"; break;
+    case ENXIO: name = "ENXIO"; break;
+    case EBADF: name = "EBADF"; break;
+    case EBADFD: name = "EBADFD"; break;
+    case EIO: name = "EIO"; break;
+    default: break;
+  }
+  snprintf(code, sizeof code, "%s", name);
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), name);
+  napi_value m, c, e, no;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
+  napi_create_error(env, c, m, &e);
+  napi_create_int32(env, err, &no);
+  napi_set_named_property(env, e, "errno", no);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static void maybe_free(tap_t *h) {
+  if (h->done && h->finalized) {
+    free(h->scratch);
+    free(h);
+  }
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  tap_t *h = (tap_t *)handle->data;
+  h->done = 1;
+  if (h->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(h->cleanup);
+    h->cleanup = NULL;
+  }
+  maybe_free(h);
+}
+
+/* Stops polling, closes the fd, starts closing the uv handle. Safe to call more than once. */
+static void release(tap_t *h, int may_touch_refs) {
+  if (h->closing) return;
+  h->closing = 1;
+  if (h->polling) {
+    /* uv_poll_stop removes the fd from epoll right away, so closing it next is safe. */
+    uv_poll_stop(&h->poll);
+    h->polling = 0;
+  }
+  if (h->fd >= 0 && h->owns_fd) close(h->fd);
+  h->fd = -1;
+  if (may_touch_refs) {
+    if (h->cb_ref) napi_delete_reference(h->env, h->cb_ref);
+    if (h->ring_ref) napi_delete_reference(h->env, h->ring_ref);
+  }
+  h->cb_ref = NULL;
+  h->ring_ref = NULL;
+  h->ring_base = NULL;
+  if (h->poll_inited) {
+    uv_close((uv_handle_t *)&h->poll, on_poll_closed);
+  } else {
+    h->done = 1;
+    if (h->cleanup != NULL) {
+      napi_remove_async_cleanup_hook(h->cleanup);
+      h->cleanup = NULL;
+    }
+  }
+}
+
+/* Environment teardown (process or worker exit): close what is still open so the loop can close. */
+static void on_env_cleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  tap_t *h = (tap_t *)arg;
+  (void)handle;
+  if (h->closing) return; /* a close is already under way; its callback removes the hook */
+  release(h, 0);
+}
+
+static void on_finalize(napi_env env, void *data, void *hint) {
+  tap_t *h = (tap_t *)data;
+  (void)env;
+  (void)hint;
+  release(h, 1);
+  h->finalized = 1;
+  maybe_free(h);
+}
+
+static napi_value make_handle(napi_env env, int fd, int owns_fd) {
+  tap_t *h = calloc(1, sizeof(tap_t));
+  if (h == NULL) return throw_errno(env, "pnet tap addon: calloc", ENOMEM);
+  h->env = env;
+  h->fd = fd;
+  h->owns_fd = owns_fd;
+  h->want_ref = 0;
+  napi_value ext;
+  if (napi_create_external(env, h, on_finalize, NULL, &ext) != napi_ok) {
+    free(h);
+    napi_throw_error(env, "EADDON", "pnet tap addon: napi_create_external failed");
+    return NULL;
+  }
+  napi_add_async_cleanup_hook(env, on_env_cleanup, h, &h->cleanup);
+  return ext;
+}
+
+static tap_t *get_handle(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: expected a TAP handle");
+    return NULL;
+  }
+  return (tap_t *)data;
+}
+
+static tap_t *get_open_handle(napi_env env, napi_value v) {
+  tap_t *h = get_handle(env, v);
+  if (h != NULL && (h->closing || h->fd < 0)) {
+    napi_throw_error(env, "ECLOSED", "pnet tap addon: the TAP handle is closed");
+    return NULL;
+  }
+  return h;
+}
+
+/* open(name: string) -> [handle, ifname]. `name` may be '' (kernel picks tapN) or a pattern like 'pnet%d'. */
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ + 1] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: open(name) needs a string");
+    return NULL;
+  }
+  if (len >= IFNAMSIZ) {
+    napi_throw_range_error(env, "EINVAL", "pnet tap addon: interface name longer than 15 characters");
+    return NULL;
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return throw_errno(env, "cannot open /dev/net/tun", errno);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  memcpy(ifr.ifr_name, name, len);
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, "ioctl(TUNSETIFF) on /dev/net/tun", err);
+  }
+  napi_value handle = make_handle(env, fd, 1);
+  if (handle == NULL) {
+    close(fd);
+    return NULL;
+  }
+  napi_value arr, ifname;
+  CHECK(napi_create_array_with_length(env, 2, &arr));
+  CHECK(napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &ifname));
+  CHECK(napi_set_element(env, arr, 0, handle));
+  CHECK(napi_set_element(env, arr, 1, ifname));
+  return arr;
+}
+
+/* dupFd(handle) -> fd: a duplicate of the TAP fd, for handing the device to a worker thread. */
+static napi_value tap_dup_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  int fd = fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
+  if (fd < 0) return throw_errno(env, "fcntl(F_DUPFD_CLOEXEC)", errno);
+  napi_value r;
+  CHECK(napi_create_int32(env, fd, &r));
+  return r;
+}
+
+/* adopt(fd) -> handle: takes ownership of a TAP fd (from dupFd) in this thread. */
+static napi_value tap_adopt(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd = -1;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: adopt(fd) needs a file descriptor");
+    return NULL;
+  }
+  return make_handle(env, fd, 1);
+}
+
+static void on_readable(uv_poll_t *poll, int status, int events) {
+  tap_t *h = (tap_t *)poll->data;
+  (void)events;
+  if (h->closing || h->cb_ref == NULL) return;
+  napi_env env = h->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (napi_get_reference_value(env, h->cb_ref, &cb) == napi_ok && cb != NULL) {
+    napi_get_global(env, &recv);
+    napi_create_int32(env, status, &arg);
+    /* make_callback (not call_function): runs nextTicks and microtasks afterwards, like any libuv callback. */
+    if (napi_make_callback(env, NULL, recv, cb, 1, &arg, &result) == napi_pending_exception) {
+      napi_value err;
+      napi_get_and_clear_last_exception(env, &err);
+      napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+/* start(handle, onReadable(status)) : starts watching the fd for readability. */
+static napi_value tap_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_valuetype t;
+  if (argc < 2 || napi_typeof(env, argv[1], &t) != napi_ok || t != napi_function) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: start(handle, callback) needs a function");
+    return NULL;
+  }
+  if (h->polling) {
+    napi_throw_error(env, "EBUSY", "pnet tap addon: already started");
+    return NULL;
+  }
+  CHECK(napi_create_reference(env, argv[1], 1, &h->cb_ref));
+  if (!h->poll_inited) {
+    uv_loop_t *loop = NULL;
+    CHECK(napi_get_uv_event_loop(env, &loop));
+    int r = uv_poll_init(loop, &h->poll, h->fd);
+    if (r != 0) return throw_errno(env, "uv_poll_init", -r);
+    h->poll.data = h;
+    h->poll_inited = 1;
+  }
+  int r = uv_poll_start(&h->poll, UV_READABLE, on_readable);
+  if (r != 0) return throw_errno(env, "uv_poll_start", -r);
+  h->polling = 1;
+  if (h->want_ref) uv_ref((uv_handle_t *)&h->poll);
+  else uv_unref((uv_handle_t *)&h->poll);
+  return NULL;
+}
+
+/* setRef(handle, keepAlive): whether the open device keeps the event loop (and so the process) alive. */
+static napi_value tap_set_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool ref = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_get_value_bool(env, argv[1], &ref);
+  h->want_ref = ref ? 1 : 0;
+  if (h->poll_inited && !h->closing) {
+    if (ref) uv_ref((uv_handle_t *)&h->poll);
+    else uv_unref((uv_handle_t *)&h->poll);
+  }
+  return NULL;
+}
+
+/*
+ * bindRing(handle, bytes: Uint8Array over the whole ring buffer, dataOffset, stride, slotSize, slots, minFrame)
+ * Remembers where the ring's slots are; keeps the buffer alive.
+ */
+static napi_value tap_bind_ring(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 7) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing needs 7 arguments");
+    return NULL;
+  }
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  napi_value ab;
+  size_t off;
+  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &off) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing needs a Uint8Array over the ring buffer");
+    return NULL;
+  }
+  uint32_t v[5];
+  for (int i = 0; i < 5; i++) {
+    if (napi_get_value_uint32(env, argv[2 + i], &v[i]) != napi_ok) {
+      napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing layout values must be numbers");
+      return NULL;
+    }
+  }
+  uint32_t data_off = v[0], stride = v[1], slot_size = v[2], slots = v[3], min_frame = v[4];
+  if (slots == 0 || (slots & (slots - 1)) != 0 || stride < slot_size || slot_size == 0 ||
+      (uint64_t)data_off + (uint64_t)slots * stride > length) {
+    napi_throw_range_error(env, "EINVAL", "pnet tap addon: ring layout does not fit the buffer");
+    return NULL;
+  }
+  if (h->ring_ref) napi_delete_reference(env, h->ring_ref);
+  CHECK(napi_create_reference(env, argv[1], 1, &h->ring_ref));
+  h->ring_base = (uint8_t *)data;
+  h->ring_len = length;
+  h->data_off = data_off;
+  h->stride = stride;
+  h->slot_size = slot_size;
+  h->slots = slots;
+  h->min_frame = min_frame;
+  return NULL;
+}
+
+/*
+ * readBatch(handle, startSlot, max, lens: Int32Array, status: Int32Array) -> frames read
+ * Reads until EAGAIN or `max` good frames, into slots startSlot, startSlot+1, ... (mod slots).
+ * Runts and giants are read and skipped (their slot is reused). status = [bad, errno, drained].
+ */
+static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch needs 5 arguments");
+    return NULL;
+  }
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  if (h->ring_base == NULL) {
+    napi_throw_error(env, "EINVAL", "pnet tap addon: readBatch before bindRing");
+    return NULL;
+  }
+  uint32_t start, max;
+  napi_get_value_uint32(env, argv[1], &start);
+  napi_get_value_uint32(env, argv[2], &max);
+  napi_typedarray_type t1, t2;
+  size_t n1, n2;
+  void *d1, *d2;
+  if (napi_get_typedarray_info(env, argv[3], &t1, &n1, &d1, NULL, NULL) != napi_ok || t1 != napi_int32_array ||
+      napi_get_typedarray_info(env, argv[4], &t2, &n2, &d2, NULL, NULL) != napi_ok || t2 != napi_int32_array || n2 < 3) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch needs Int32Array lens and status");
+    return NULL;
+  }
+  int32_t *lens = (int32_t *)d1;
+  int32_t *status = (int32_t *)d2;
+  if (max > n1) max = (uint32_t)n1;
+  uint32_t mask = h->slots - 1;
+  uint32_t idx = start;
+  int32_t count = 0, bad = 0, err = 0, drained = 0;
+  while ((uint32_t)count < max) {
+    uint8_t *p = h->ring_base + h->data_off + (size_t)(idx & mask) * h->stride;
+    ssize_t n = read(h->fd, p, h->slot_size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) drained = 1;
+      else err = errno;
+      break;
+    }
+    /* tun reports a frame's full length even when it did not fit: longer than the slot means truncated. */
+    if ((size_t)n < h->min_frame || (size_t)n > h->slot_size) {
+      bad++;
+      continue;
+    }
+    lens[count++] = (int32_t)n;
+    idx++;
+  }
+  status[0] = bad;
+  status[1] = err;
+  status[2] = drained;
+  napi_value r;
+  CHECK(napi_create_int32(env, count, &r));
+  return r;
+}
+
+/* discard(handle, max) -> frames read and thrown away (ring full, link down), or -errno. */
+static napi_value tap_discard(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t max = 0;
+  napi_get_value_uint32(env, argv[1], &max);
+  if (h->scratch == NULL) {
+    h->scratch = malloc(DISCARD_SIZE);
+    if (h->scratch == NULL) return throw_errno(env, "pnet tap addon: malloc", ENOMEM);
+  }
+  int32_t count = 0;
+  while ((uint32_t)count < max) {
+    ssize_t n = read(h->fd, h->scratch, DISCARD_SIZE);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK && count == 0) count = -errno;
+      break;
+    }
+    count++;
+  }
+  napi_value r;
+  CHECK(napi_create_int32(env, count, &r));
+  return r;
+}
+
+/* write(handle, frame: Uint8Array, length) -> bytes written, or -errno (EAGAIN: queue full). */
+static napi_value tap_write(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_open_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  if (argc < 3 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: write(handle, Uint8Array, length)");
+    return NULL;
+  }
+  uint32_t want = 0;
+  napi_get_value_uint32(env, argv[2], &want);
+  if (want > length) {
+    napi_throw_range_error(env, "EINVAL", "pnet tap addon: write length beyond the view");
+    return NULL;
+  }
+  ssize_t n;
+  do {
+    n = write(h->fd, data, want);
+  } while (n < 0 && errno == EINTR);
+  napi_value r;
+  CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &r));
+  return r;
+}
+
+/* close(handle): stops polling, closes the fd (the kernel interface goes away unless persistent). Idempotent. */
+static napi_value tap_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  release(h, 1);
+  return NULL;
+}
+
+static int ifreq_socket_ioctl(const char *ifname, unsigned long req, struct ifreq *ifr) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return errno;
+  strncpy(ifr->ifr_name, ifname, IFNAMSIZ - 1);
+  int r = ioctl(s, req, ifr);
+  int err = r < 0 ? errno : 0;
+  close(s);
+  return err;
+}
+
+/* setMtu(ifname, mtu): the kernel-side interface MTU (in the caller's network namespace). */
+static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char name[IFNAMSIZ + 1] = {0};
+  size_t len;
+  int32_t mtu;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], name, sizeof name, &len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &mtu) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: setMtu(ifname, mtu)");
+    return NULL;
+  }
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  ifr.ifr_mtu = mtu;
+  int err = ifreq_socket_ioctl(name, SIOCSIFMTU, &ifr);
+  if (err) return throw_errno(env, "ioctl(SIOCSIFMTU)", err);
+  return NULL;
+}
+
+/* fd(handle) -> the file descriptor, or -1 when closed (for diagnostics). */
+static napi_value tap_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_value r;
+  CHECK(napi_create_int32(env, h->fd, &r));
+  return r;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+    {"open", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+    {"dupFd", NULL, tap_dup_fd, NULL, NULL, NULL, napi_default, NULL},
+    {"adopt", NULL, tap_adopt, NULL, NULL, NULL, napi_default, NULL},
+    {"start", NULL, tap_start, NULL, NULL, NULL, napi_default, NULL},
+    {"setRef", NULL, tap_set_ref, NULL, NULL, NULL, napi_default, NULL},
+    {"bindRing", NULL, tap_bind_ring, NULL, NULL, NULL, napi_default, NULL},
+    {"readBatch", NULL, tap_read_batch, NULL, NULL, NULL, napi_default, NULL},
+    {"discard", NULL, tap_discard, NULL, NULL, NULL, napi_default, NULL},
+    {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
+    {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
+    {"setMtu", NULL, tap_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+    {"fd", NULL, tap_fd, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}

@@ -1,0 +1,79 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** An open TAP device inside the addon (an N-API external). */
+export type TapHandle = { readonly __brand: 'TapHandle' };
+
+/** The native addon's functions (packages/nic/native/tap.c). */
+export interface TapAddon {
+  open(name: string): [TapHandle, string];
+  dupFd(handle: TapHandle): number;
+  adopt(fd: number): TapHandle;
+  start(handle: TapHandle, onReadable: (status: number) => void): void;
+  setRef(handle: TapHandle, keepAlive: boolean): void;
+  bindRing(handle: TapHandle, bytes: Uint8Array, dataOffset: number, stride: number, slotSize: number, slots: number, minFrame: number): void;
+  readBatch(handle: TapHandle, startSlot: number, max: number, lens: Int32Array, status: Int32Array): number;
+  discard(handle: TapHandle, max: number): number;
+  write(handle: TapHandle, frame: Uint8Array, length: number): number;
+  close(handle: TapHandle): void;
+  setMtu(ifname: string, mtu: number): void;
+  fd(handle: TapHandle): number;
+}
+
+/** Thrown when the TAP backend cannot work here; `reason` says why in one line. */
+export class TapUnavailableError extends Error {
+  constructor(readonly reason: string, readonly code: string) {
+    super(`TapNic unavailable: ${reason}`);
+    this.name = 'TapUnavailableError';
+  }
+}
+
+/** Where the addon is: $PNET_TAP_ADDON, else the node-gyp output next to this package. */
+export function tapAddonPath(): string {
+  return process.env.PNET_TAP_ADDON || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'pnet_tap.node');
+}
+
+let cached: TapAddon | TapUnavailableError | undefined;
+
+/** Loads the addon once; throws a TapUnavailableError saying why it cannot. */
+export function loadTapAddon(): TapAddon {
+  if (cached === undefined) cached = tryLoad();
+  if (cached instanceof TapUnavailableError) throw cached;
+  return cached;
+}
+
+function tryLoad(): TapAddon | TapUnavailableError {
+  if (process.platform !== 'linux') {
+    return new TapUnavailableError(`TAP devices need Linux; this is ${process.platform}`, 'ENOTLINUX');
+  }
+  const file = tapAddonPath();
+  if (!fs.existsSync(file)) {
+    return new TapUnavailableError(
+      `the native addon is not built (${file} is missing): run \`node packages/nic/native/build.js\` ` +
+      '(needs node-gyp, a C compiler, make, python3 and the Node headers)', 'ENOADDON');
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(file) as TapAddon;
+  } catch (e) {
+    return new TapUnavailableError(`the native addon ${file} does not load: ${(e as Error).message}; rebuild it with \`node packages/nic/native/build.js --force\``, 'EADDONLOAD');
+  }
+}
+
+/** Turns an errno error from the addon's open() into a message that says what to do. */
+export function explainOpenError(e: NodeJS.ErrnoException, name: string): TapUnavailableError | Error {
+  switch (e.code) {
+    case 'ENOENT':
+      return new TapUnavailableError('/dev/net/tun does not exist (load the tun module: `modprobe tun`; in a container, pass --device /dev/net/tun)', 'ENOTUN');
+    case 'EACCES':
+      return new TapUnavailableError('no permission to open /dev/net/tun (run as root, or give Node CAP_NET_ADMIN)', 'EACCES');
+    case 'EPERM':
+      return new TapUnavailableError(`not allowed to create TAP device ${JSON.stringify(name)}: needs root or CAP_NET_ADMIN`, 'EPERM');
+    case 'EBUSY':
+      return new Error(`TapNic: TAP device ${JSON.stringify(name)} is busy (another process has it open, or it is not a TAP device)`);
+    case 'EINVAL':
+      return new Error(`TapNic: the kernel refused TAP device ${JSON.stringify(name)} (${e.message}); is that name a non-TAP interface?`);
+    default:
+      return new TapUnavailableError(`cannot open TAP device ${JSON.stringify(name)}: ${e.message}`, e.code ?? 'EUNKNOWN');
+  }
+}

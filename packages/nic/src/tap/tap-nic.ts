@@ -1,0 +1,310 @@
+import { constants as osConstants } from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { Clock } from '../clock/clock';
+import { RealClock } from '../clock/real-clock';
+import type { MacAddress } from '../nic/mac-address';
+import { NicBase } from '../nic/nic-base';
+import type { NicCapabilities } from '../nic/nic';
+import { FrameRing } from '../ring/frame-ring';
+import { explainOpenError, loadTapAddon, tapAddonPath, TapAddon, TapHandle, TapUnavailableError } from './addon';
+import { RingLayout } from './ring-layout';
+import { TapReader } from './tap-reader';
+import { waitAsync } from './wait-async';
+import {
+  STAT_ADMIN_UP, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
+  STAT_TX_ERRORS, TapWorkerData,
+} from './worker-protocol';
+
+const { EAGAIN, ENOBUFS } = osConstants.errno;
+
+export interface TapNicOptions {
+  /** Our (the stack's) MAC: the source of frames we send, the address the kernel learns. */
+  mac: MacAddress;
+  /** Interface name, or a pattern with `%d` (default `pnet%d`: the kernel picks a free number). At most 15 characters. */
+  name?: string;
+  /** Defaults to a RealClock (timers unref'd). */
+  clock?: Clock;
+  /** IP MTU of our side (default 1500); the ring's slot size follows it. */
+  mtu?: number;
+  /** Also set the kernel-side interface MTU: `true` = same as `mtu`, or a number. Default: leave it. */
+  kernelMtu?: boolean | number;
+  /** Receive ring slots (default 1024). */
+  rxSlots?: number;
+  /** Transmit ring slots in worker mode (default 1024). */
+  txSlots?: number;
+  /** Keep the process alive while the device is open (default false: an open TapNic never holds Node up). */
+  keepAlive?: boolean;
+  /** Do the TAP I/O in a worker thread; frames cross in SharedArrayBuffer rings (default false). */
+  worker?: boolean;
+  capabilities?: Partial<Omit<NicCapabilities, 'mac' | 'mtu'>>;
+}
+
+export type TapMode = 'main' | 'worker';
+
+/** Smallest frame we accept from the kernel: an Ethernet header. */
+const MIN_FRAME = 14;
+
+/**
+ * A NIC backed by a Linux TAP device: the stack's frames go to the kernel's
+ * network stack and back, so the kernel (and anything in its network
+ * namespace) is a real peer. Same interface and counters as the simulated NIC.
+ *
+ * Main mode (default): the addon's uv_poll watches the fd on this thread's
+ * loop; on readability a batch of frames is read straight into `rx`'s slots.
+ * Worker mode: a worker thread does the reads and writes; `rx` is a shared
+ * ring the worker fills, and transmitted frames go through a second shared
+ * ring. The stack's thread never blocks on the device.
+ */
+export class TapNic extends NicBase {
+  /** The kernel's name for the interface (e.g. `pnet0`). It keeps this name when moved to another namespace. */
+  readonly ifname: string;
+  readonly mode: TapMode;
+  /** Resolves when the device is fully released (in worker mode, when the worker has closed its fd and exited). */
+  readonly whenClosed: Promise<void>;
+  /** errno text of the error that took the device away, if one did. */
+  lastError: string | null = null;
+
+  private readonly addon: TapAddon;
+  private readonly handle: TapHandle;
+  private carrierOk = true;
+  private resolveClosed!: () => void;
+  // main mode
+  private reader: TapReader | null = null;
+  // worker mode
+  private worker: Worker | null = null;
+  private txRing: FrameRing | null = null;
+  private stats: Int32Array | null = null;
+  private accounted = 0;
+  private seenStats = new Int32Array(STAT_INTS);
+  private slotViews: Uint8Array[] = [];
+  private lengths: Int32Array | null = null;
+  private timestamps: Float64Array | null = null;
+
+  /**
+   * Opens (creates) the TAP device. Throws a `TapUnavailableError` saying why
+   * when this machine cannot (no addon, no /dev/net/tun, not root), and a
+   * TypeError/RangeError for bad options.
+   */
+  static open(options: TapNicOptions): TapNic {
+    if (options === null || typeof options !== 'object' || typeof options.mac !== 'number') {
+      throw new TypeError('TapNic.open: options.mac (a MacAddress) is required');
+    }
+    const name = options.name ?? 'pnet%d';
+    if (typeof name !== 'string' || name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
+      throw new RangeError(`TapNic.open: interface name must be 1 to 15 characters without spaces, '/' or ':', got ${JSON.stringify(name)}`);
+    }
+    const addon = loadTapAddon();
+    let handle: TapHandle;
+    let ifname: string;
+    try {
+      [handle, ifname] = addon.open(name);
+    } catch (e) {
+      throw explainOpenError(e as NodeJS.ErrnoException, name);
+    }
+    try {
+      return new TapNic(addon, handle, ifname, options);
+    } catch (e) {
+      addon.close(handle);
+      throw e;
+    }
+  }
+
+  private constructor(addon: TapAddon, handle: TapHandle, ifname: string, options: TapNicOptions) {
+    const worker = options.worker === true;
+    super({
+      name: ifname,
+      mac: options.mac,
+      clock: options.clock ?? new RealClock(),
+      mtu: options.mtu,
+      rxSlots: options.rxSlots,
+      capabilities: options.capabilities,
+      sharedRing: worker,
+    });
+    this.addon = addon;
+    this.handle = handle;
+    this.ifname = ifname;
+    this.mode = worker ? 'worker' : 'main';
+    this.whenClosed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    if (options.kernelMtu !== undefined && options.kernelMtu !== false) {
+      const kmtu = options.kernelMtu === true ? this.capabilities.mtu : options.kernelMtu;
+      try {
+        addon.setMtu(ifname, kmtu);
+      } catch (e) {
+        throw new Error(`TapNic: cannot set the MTU of ${ifname} to ${kmtu}: ${(e as Error).message}`);
+      }
+    }
+    if (worker) this.startWorker(options);
+    else this.startMain(options);
+  }
+
+  // ---- main-thread mode ----
+
+  private startMain(options: TapNicOptions): void {
+    this.reader = new TapReader(this.addon, this.handle, this.rx, MIN_FRAME, (slot, length, ts) => this.accountReceived(slot, length, ts));
+    this.addon.setRef(this.handle, options.keepAlive === true);
+    this.addon.start(this.handle, this.onReadable);
+  }
+
+  private readonly onReadable = (status: number): void => {
+    if (this.closed) return;
+    if (status < 0) {
+      this.loseCarrier(-status);
+      return;
+    }
+    const reader = this.reader!;
+    const r = this.linkUp ? reader.readAll(this.clock.now()) : reader.discardAll();
+    // rxPackets/rxBytes were counted per frame by accountReceived (which also feeds the taps).
+    this.counters.rxErrors += r.bad;
+    this.counters.rxDrops += r.dropped;
+    if (r.frames > 0) this.notifyReceive();
+    if (r.error !== 0) this.loseCarrier(r.error);
+  };
+
+  // ---- worker mode ----
+
+  private startWorker(options: TapNicOptions): void {
+    const txRing = new FrameRing({ slots: options.txSlots ?? 1024, slotSize: this.maxFrameSize, shared: true });
+    const statsBuffer = new SharedArrayBuffer(STAT_INTS * 4);
+    const stats = new Int32Array(statsBuffer);
+    stats[STAT_ADMIN_UP] = 1;
+    stats[STAT_CARRIER] = 1;
+    const layout = new RingLayout(this.rx);
+    this.slotViews = layout.slotViews();
+    this.lengths = layout.lengths();
+    this.timestamps = layout.timestamps();
+    this.txRing = txRing;
+    this.stats = stats;
+    const data: TapWorkerData = {
+      fd: this.addon.dupFd(this.handle),
+      addonPath: tapAddonPath(),
+      rxBuffer: this.rx.buffer as SharedArrayBuffer,
+      rxSlots: this.rx.slots,
+      rxSlotSize: this.rx.slotSize,
+      txBuffer: txRing.buffer as SharedArrayBuffer,
+      txSlots: txRing.slots,
+      txSlotSize: txRing.slotSize,
+      stats: statsBuffer,
+    };
+    // The worker runs tap-worker.ts through ts-node when we run from source, tap-worker.js once compiled.
+    const ext = path.extname(__filename);
+    const entry = path.join(__dirname, `tap-worker${ext}`);
+    const register = ext === '.ts' ? require.resolve('ts-node/register/transpile-only') : null;
+    const code = `${register ? `require(${JSON.stringify(register)});\n` : ''}require(${JSON.stringify(entry)});\n`;
+    const worker = new Worker(code, { eval: true, workerData: data, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } });
+    this.worker = worker;
+    if (options.keepAlive !== true) worker.unref();
+    worker.on('error', (e) => {
+      this.lastError = `worker: ${e.message}`;
+      this.loseCarrier(0);
+    });
+    worker.on('exit', () => {
+      this.worker = null;
+      if (!this.closed) this.loseCarrier(0);
+      this.resolveClosed();
+    });
+    this.pump();
+  }
+
+  /** Waits (without blocking) on the rx ring's doorbell; each ring accounts the new frames, then notifies. */
+  private readonly pump = (): void => {
+    const { array, index } = this.rx.doorbell;
+    for (let spins = 0; !this.closed; spins++) {
+      const seen = Atomics.load(array, index);
+      this.drainWorker();
+      const w = waitAsync(array, index, seen);
+      if (w.async) {
+        w.value.then(this.pump);
+        return;
+      }
+      if (spins >= 64) {
+        setImmediate(this.pump);
+        return;
+      }
+    }
+  };
+
+  /** Counts and taps the frames the worker committed since last time, stamping them with our clock. */
+  private drainWorker(): void {
+    const stats = this.stats!;
+    const committed = Atomics.load(stats, STAT_COMMITTED) >>> 0;
+    const n = (committed - this.accounted) >>> 0;
+    if (n > 0) {
+      const now = this.clock.now();
+      const mask = this.rx.slots - 1;
+      const lengths = this.lengths!;
+      const timestamps = this.timestamps!;
+      for (let k = 0; k < n; k++) {
+        const i = (this.accounted + k) & mask;
+        timestamps[i] = now;
+        this.accountReceived(this.slotViews[i], lengths[i], now);
+      }
+      this.accounted = committed;
+    }
+    this.counters.rxErrors += this.statDelta(STAT_RX_BAD);
+    this.counters.rxDrops += this.statDelta(STAT_RX_DROPS);
+    this.counters.txDrops += this.statDelta(STAT_TX_DROPS);
+    this.counters.txErrors += this.statDelta(STAT_TX_ERRORS);
+    if (Atomics.load(stats, STAT_CARRIER) === 0 && this.carrierOk) this.loseCarrier(Atomics.load(stats, STAT_ERRNO));
+    if (n > 0) this.notifyReceive();
+  }
+
+  private statDelta(i: number): number {
+    const v = Atomics.load(this.stats!, i);
+    const d = (v - this.seenStats[i]) | 0;
+    this.seenStats[i] = v;
+    return d;
+  }
+
+  // ---- both modes ----
+
+  protected sendFrame(frame: Uint8Array, length: number, now: number): boolean {
+    if (this.txRing !== null) {
+      // Worker mode: copy into the shared tx ring (push rings its doorbell); a full ring drops.
+      return this.txRing.push(frame, length, now);
+    }
+    const r = this.addon.write(this.handle, frame, length);
+    if (r === length) return true;
+    if (r === -EAGAIN || r === -ENOBUFS) return false;
+    if (r < 0) this.loseCarrier(-r);
+    return false;
+  }
+
+  override setLinkUp(up: boolean): void {
+    super.setLinkUp(up);
+    if (this.stats !== null) Atomics.store(this.stats, STAT_ADMIN_UP, up ? 1 : 0);
+  }
+
+  protected override carrier(): boolean {
+    return this.carrierOk;
+  }
+
+  protected override onClose(): void {
+    this.addon.close(this.handle);
+    if (this.worker !== null) {
+      this.worker.postMessage({ type: 'close' });
+      // Wake our own pump so it sees `closed` and stops waiting.
+      const { array, index } = this.rx.doorbell;
+      Atomics.add(array, index, 1);
+      Atomics.notify(array, index);
+    } else {
+      this.resolveClosed();
+    }
+  }
+
+  private loseCarrier(errno: number): void {
+    if (!this.carrierOk) return;
+    const before = this.linkUp;
+    this.carrierOk = false;
+    if (errno > 0 && this.lastError === null) this.lastError = errnoName(errno);
+    if (this.worker === null) this.addon.close(this.handle);
+    if (before) this.emitLinkChange();
+  }
+}
+
+function errnoName(errno: number): string {
+  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
+  return `errno ${errno}`;
+}
+
+export { TapUnavailableError };
