@@ -1,0 +1,172 @@
+import type { Clock } from '../clock/clock';
+import { Rng } from '../random/rng';
+import { ChannelStats, SimChannel } from './channel';
+import type { Impairments } from './impairments';
+import type { SimAttachment, SimNic } from './sim-nic';
+
+/** 'in': frames arriving at the fabric from the port's NIC; 'out': frames arriving at the NIC from the fabric. */
+export type PortDirection = 'in' | 'out';
+
+export type PortTap = (direction: PortDirection, frame: Uint8Array, length: number, timestamp: number) => void;
+
+export interface PortOptions {
+  /** What happens to frames from the NIC into the fabric. */
+  ingress?: Impairments;
+  /** What happens to frames from the fabric to the NIC. */
+  egress?: Impairments;
+}
+
+export interface SimFabricOptions {
+  clock: Clock;
+  /** Seed of the fabric's Rng (default 1); each port's channels draw from forks of it, in connect order. */
+  seed?: number;
+  /** Pooled buffer size for frames in flight (default 1518; larger frames still pass). */
+  bufferSize?: number;
+}
+
+/** One port of a switch or hub, with its own impairments each way. */
+export class FabricPort implements SimAttachment {
+  nic: SimNic | null = null;
+  private adminUp = true;
+
+  constructor(
+    private readonly fabric: SimFabric,
+    readonly index: number,
+    readonly ingress: SimChannel,
+    readonly egress: SimChannel,
+  ) {}
+
+  get up(): boolean {
+    return this.adminUp;
+  }
+
+  get carrierUp(): boolean {
+    return this.adminUp && this.nic !== null;
+  }
+
+  get stats(): { ingress: ChannelStats; egress: ChannelStats } {
+    return { ingress: this.ingress.stats, egress: this.egress.stats };
+  }
+
+  send(frame: Uint8Array, length: number): boolean {
+    return this.ingress.send(frame, length);
+  }
+
+  /** Taps frames arriving at the fabric ('in') and at the NIC ('out'). */
+  addTap(tap: PortTap): () => void {
+    const offIn = this.ingress.addTap((f, l, t) => tap('in', f, l, t));
+    const offOut = this.egress.addTap((f, l, t) => tap('out', f, l, t));
+    return () => { offIn(); offOut(); };
+  }
+
+  /** @internal */
+  setAdmin(up: boolean): void {
+    this.adminUp = up;
+    this.egress.sink = up && this.nic ? this.deliverToNic : null;
+  }
+
+  /** @internal */
+  plug(nic: SimNic | null): void {
+    this.nic = nic;
+    this.egress.sink = this.adminUp && nic ? this.deliverToNic : null;
+  }
+
+  private readonly deliverToNic = (frame: Uint8Array, length: number): void => {
+    this.nic!.receive(frame, length);
+  };
+
+  /** @internal the fabric decides where a frame that reached it goes. */
+  readonly fromNic = (frame: Uint8Array, length: number): void => {
+    this.fabric.forwardFrom(this, frame, length);
+  };
+}
+
+/**
+ * What switches and hubs share: numbered ports, each a pair of impaired
+ * channels (NIC -> fabric, fabric -> NIC), and a forwarding decision made
+ * when a frame reaches the fabric.
+ */
+export abstract class SimFabric {
+  readonly clock: Clock;
+  protected readonly rng: Rng;
+  protected readonly portList: FabricPort[] = [];
+  private readonly bufferSize: number | undefined;
+
+  constructor(options: SimFabricOptions) {
+    this.clock = options.clock;
+    this.rng = new Rng(options.seed ?? 1);
+    this.bufferSize = options.bufferSize;
+  }
+
+  get ports(): readonly FabricPort[] {
+    return this.portList;
+  }
+
+  port(index: number): FabricPort {
+    const p = this.portList[index];
+    if (!p) throw new RangeError(`no port ${index} (ports: ${this.portList.length})`);
+    return p;
+  }
+
+  /** Plugs `nic` into a new port and returns the port. */
+  connect(nic: SimNic, options: PortOptions = {}): FabricPort {
+    const index = this.portList.length;
+    const ingress = new SimChannel({ clock: this.clock, rng: this.rng.fork(), impairments: options.ingress, bufferSize: this.bufferSize });
+    const egress = new SimChannel({ clock: this.clock, rng: this.rng.fork(), impairments: options.egress, bufferSize: this.bufferSize });
+    const port = new FabricPort(this, index, ingress, egress);
+    ingress.sink = port.fromNic;
+    port.plug(nic);
+    try {
+      nic.attach(port);
+    } catch (e) {
+      port.plug(null);
+      throw e;
+    }
+    this.portList.push(port);
+    return port;
+  }
+
+  /** Unplugs the NIC from its port (the port stays, empty). Frames on their way to it are lost. */
+  disconnect(nic: SimNic): void {
+    const port = this.portList.find((p) => p.nic === nic);
+    if (!port) return;
+    port.plug(null);
+    nic.detach(port);
+    this.portGone(port);
+  }
+
+  /** Sets a port administratively up or down (its NIC sees carrier follow). */
+  setPortUp(index: number, up: boolean): void {
+    const port = this.port(index);
+    if (port.up === up) return;
+    port.setAdmin(up);
+    port.nic?.carrierChanged();
+    if (!up) this.portGone(port);
+  }
+
+  /** Taps every frame as it reaches the fabric from any port (direction: the port index). */
+  addTap(tap: (port: string, frame: Uint8Array, length: number, timestamp: number) => void): () => void {
+    const offs = this.portList.map((p) => p.ingress.addTap((f, l, t) => tap(String(p.index), f, l, t)));
+    return () => { for (const off of offs) off(); };
+  }
+
+  /** @internal */
+  abstract forwardFrom(port: FabricPort, frame: Uint8Array, length: number): void;
+
+  /** A port lost its NIC or went down. */
+  protected portGone(_port: FabricPort): void {}
+
+  /** Sends a copy out of every live port except `except`; returns how many. */
+  protected flood(except: FabricPort, frame: Uint8Array, length: number): number {
+    const ports = this.portList;
+    let n = 0;
+    for (let i = 0; i < ports.length; i++) {
+      const p = ports[i];
+      if (p !== except && p.carrierUp) {
+        p.egress.send(frame, length);
+        n++;
+      }
+    }
+    return n;
+  }
+}
