@@ -4,7 +4,7 @@ import { MacAddress } from '@pnet/nic';
 import { Ipv4Address } from '../src/wire/ipv4-address';
 import { EthernetHeader, parseEthernet, writeEthernet, ethernetHeaderLength, ETHERTYPE_QINQ, ETHERTYPE_VLAN } from '../src/wire/ethernet';
 import { ArpPacket, parseArp, writeArp } from '../src/wire/arp';
-import { Ipv4Header, parseIpv4, writeIpv4Header, ipv4OptionsWellFormed } from '../src/wire/ipv4';
+import { Ipv4Header, parseIpv4Header, writeIpv4Header, ipv4OptionsWellFormed } from '../src/wire/ipv4';
 import { IcmpHeader, parseIcmp, writeIcmpHeader, setIcmpChecksum } from '../src/wire/icmp';
 import { UdpHeader, parseUdp, writeUdpHeader, setUdpChecksum, udpChecksumValid } from '../src/wire/udp';
 
@@ -110,7 +110,7 @@ function buildIpv4(f: { options: Uint8Array; payload: Uint8Array } & Record<stri
 test('ipv4: parse(serialize(x)) equals x, checksum verifies', (t) => {
   fc.assert(fc.property(ipFields, (f) => {
     const buf = buildIpv4(f);
-    const h = parseIpv4(buf, 0, buf.length);
+    const h = parseIpv4Header(buf, 0, buf.length);
     if (typeof h === 'string') return false;
     const opts = buf.subarray(h.optionsOffset, h.headerLength);
     return h.tos === f.tos && h.id === f.id && h.reservedFlag === f.reservedFlag && h.dontFragment === f.dontFragment &&
@@ -123,17 +123,17 @@ test('ipv4: parse(serialize(x)) equals x, checksum verifies', (t) => {
 test('ipv4: validation reasons', (t) => {
   const base = buildIpv4({ tos: 0, id: 1, ttl: 64, protocol: 17, src: 1, dst: 2, options: new Uint8Array(0), payload: new Uint8Array(8) });
   const m = (fn: (b: Uint8Array) => void) => { const b = Uint8Array.from(base); fn(b); return b; };
-  t.is(parseIpv4(m((b) => { b[0] = 0x65; }), 0, 28), 'bad-version');
-  t.is(parseIpv4(m((b) => { b[0] = 0x44; }), 0, 28), 'bad-header-length');
-  t.is(parseIpv4(m((b) => { b[0] = 0x4f; }), 0, 28), 'bad-header-length');
-  t.is(parseIpv4(m((b) => { b[3] = 29; }), 0, 28), 'bad-total-length');
-  t.is(parseIpv4(m((b) => { b[3] = 19; }), 0, 28), 'bad-total-length');
-  t.is(parseIpv4(m((b) => { b[8] = 1; }), 0, 28), 'bad-checksum');
-  t.not(typeof parseIpv4(m((b) => { b[8] = 1; }), 0, 28, undefined, false), 'string', 'checksum offload skips the check');
-  t.is(parseIpv4(base, 0, 19), 'truncated');
+  t.is(parseIpv4Header(m((b) => { b[0] = 0x65; }), 0, 28), 'bad-version');
+  t.is(parseIpv4Header(m((b) => { b[0] = 0x44; }), 0, 28), 'bad-header-length');
+  t.is(parseIpv4Header(m((b) => { b[0] = 0x4f; }), 0, 28), 'bad-header-length');
+  t.is(parseIpv4Header(m((b) => { b[3] = 29; }), 0, 28), 'bad-total-length');
+  t.is(parseIpv4Header(m((b) => { b[3] = 19; }), 0, 28), 'bad-total-length');
+  t.is(parseIpv4Header(m((b) => { b[8] = 1; }), 0, 28), 'bad-checksum');
+  t.not(typeof parseIpv4Header(m((b) => { b[8] = 1; }), 0, 28, undefined, false), 'string', 'checksum offload skips the check');
+  t.is(parseIpv4Header(base, 0, 19), 'truncated');
   // Padding after totalLength is allowed.
   const padded = new Uint8Array(60); padded.set(base);
-  t.is((parseIpv4(padded, 0, 60) as Ipv4Header).totalLength, 28);
+  t.is((parseIpv4Header(padded, 0, 60) as Ipv4Header).totalLength, 28);
 });
 test('ipv4: option walker stays inside the options area', (t) => {
   t.true(ipv4OptionsWellFormed(Uint8Array.from([1, 1, 0, 0]), 0, 4));
@@ -142,8 +142,8 @@ test('ipv4: option walker stays inside the options area', (t) => {
   t.false(ipv4OptionsWellFormed(Uint8Array.from([1, 1, 1, 7]), 0, 4));
   fc.assert(fc.property(bytes, (b) => { ipv4OptionsWellFormed(b, 0, b.length); }));
 });
-neverThrows('ipv4', (b, o, l) => parseIpv4(b, o, l, new Ipv4Header()));
-mutatedNeverThrows('ipv4', ipFields.map(buildIpv4), (b, o, l) => parseIpv4(b, o, l));
+neverThrows('ipv4', (b, o, l) => parseIpv4Header(b, o, l, new Ipv4Header()));
+mutatedNeverThrows('ipv4', ipFields.map(buildIpv4), (b, o, l) => parseIpv4Header(b, o, l));
 
 // ---- ICMP ----
 const icmpFields = fc.record({ type: u8, code: u8, rest: fc.integer({ min: 0, max: 0xffffffff }), payload: bytes });

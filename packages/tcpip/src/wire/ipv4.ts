@@ -37,7 +37,7 @@ export type Ipv4ParseError = 'truncated' | 'bad-version' | 'bad-header-length' |
  * `length` may exceed totalLength (Ethernet padding); the packet is the first totalLength bytes.
  * With `verifyChecksum` false (checksum offload), the header checksum is not checked.
  */
-export function parseIpv4(
+export function parseIpv4Header(
   buf: Uint8Array, offset: number, length: number, out: Ipv4Header = new Ipv4Header(), verifyChecksum = true,
 ): Ipv4Header | Ipv4ParseError {
   if (length < IPV4_MIN_HEADER || offset + length > buf.length) return 'truncated';

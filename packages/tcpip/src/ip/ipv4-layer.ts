@@ -1,0 +1,546 @@
+/**
+ * IPv4 in and out: validation, local delivery (with reassembly and transport
+ * checksum verification per offload), forwarding (off unless the stack is a
+ * router), routing decisions, fragmentation on send (DF respected) and path
+ * MTU learned from ICMP.
+ */
+import { BROADCAST_MAC, MacAddress } from '@pnet/nic';
+import { finishChecksum, pseudoHeaderSum, sumWords } from '../wire/checksum';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, writeEthernetSimple } from '../wire/ethernet';
+import {
+  IPV4_BROADCAST, Ipv4Address, isMulticastIpv4, readIpv4,
+} from '../wire/ipv4-address';
+import {
+  IPV4_FLAG_DF, IPV4_FLAG_MF, IPV4_MIN_HEADER, IPV4_MIN_MTU, IP_PROTOCOL_ICMP, IP_PROTOCOL_TCP, IP_PROTOCOL_UDP,
+  Ipv4Header, parseIpv4Header, setIpv4Checksum, writeIpv4Simple,
+} from '../wire/ipv4';
+import {
+  ICMP_ADMIN_PROHIBITED, ICMP_DEST_UNREACHABLE, ICMP_FRAGMENTATION_NEEDED, ICMP_HOST_UNREACHABLE, ICMP_NET_UNREACHABLE,
+  ICMP_PROTOCOL_UNREACHABLE, ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, ICMP_REASSEMBLY_TIME_EXCEEDED,
+} from '../wire/icmp';
+import { ProtocolStats, countDrop, countError } from '../stats';
+import type { NetworkInterface } from '../iface/network-interface';
+import type { Stack } from '../iface/stack';
+import { Reassembler, ReassemblyLimits, ReassemblyResult } from './reassembly';
+import type {
+  IcmpErrorInfo, IpPacketInfo, IpSendOptions, IpSendResult, PayloadWriter, RouteResult, TransportProtocol,
+} from './types';
+
+/** How long a learned path MTU is trusted (RFC 1191 suggests 10 minutes). */
+const PMTU_LIFETIME = 600_000;
+const MAX_IP_PAYLOAD = 65535 - IPV4_MIN_HEADER;
+
+const REASSEMBLY_DROP: Record<Exclude<ReassemblyResult, 'complete' | 'incomplete'>, string> = {
+  duplicate: 'fragment-duplicate', overlap: 'fragment-overlap', 'too-long': 'fragment-too-long',
+  'bad-fragment': 'fragment-bad-length', 'no-memory': 'fragment-no-memory',
+};
+
+export class Ipv4Layer {
+  /** Initial TTL of datagrams this host originates. */
+  defaultTtl = 64;
+  /** Datagrams forwarded (router mode). */
+  forwarded = 0;
+  /** Datagrams reassembled from fragments. */
+  reassembled = 0;
+  /** Datagrams fragmented on send or forward. */
+  fragmented = 0;
+  readonly reassembler: Reassembler;
+
+  private readonly protocols: (TransportProtocol | undefined)[] = new Array(256).fill(undefined);
+  private readonly registered: TransportProtocol[] = [];
+  private readonly rxHeader = new Ipv4Header();
+  private readonly info: IpPacketInfo;
+  private readonly errorInfo: IcmpErrorInfo;
+  private readonly pmtu = new Map<number, { mtu: number; expiresAt: number }>();
+  private readonly rr: RouteResult;
+  private readonly scratch = new Uint8Array(65535);
+  private nextId: number;
+  // The datagram being delivered (for ICMP errors a transport raises about it).
+  private curBuf: Uint8Array | null = null;
+  private curOff = 0;
+  private curLen = 0;
+  private curBroadcast = false;
+  private curIface: NetworkInterface | null = null;
+
+  constructor(private readonly stack: Stack, reassembly: Partial<ReassemblyLimits> = {}) {
+    this.nextId = stack.rng.nextInt(65536);
+    this.reassembler = new Reassembler(reassembly);
+    this.reassembler.onExpire = (quote, _src, reason) => {
+      countDrop(this.stats, reason === 'timeout' ? 'reassembly-timeout' : 'reassembly-evicted');
+      if (quote && reason === 'timeout') {
+        this.stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_REASSEMBLY_TIME_EXCEEDED, 0, quote, 0, quote.length, false);
+      }
+    };
+    const lo = stack.lo;
+    this.info = { src: 0 as Ipv4Address, dst: 0 as Ipv4Address, protocol: 0, ttl: 0, tos: 0, iface: lo, broadcast: false };
+    this.errorInfo = {
+      type: 0, code: 0, kind: 'unreachable', from: 0 as Ipv4Address, mtu: 0, src: 0 as Ipv4Address, dst: 0 as Ipv4Address,
+      protocol: 0, quote: this.scratch, quoteOffset: 0, quoteLength: 0, local: false,
+    };
+    this.rr = { iface: lo, src: 0 as Ipv4Address, mtu: 0, nextHop: 0 as Ipv4Address, broadcast: false, local: false };
+  }
+
+  private get stats(): ProtocolStats {
+    return this.stack.stats.ipv4;
+  }
+
+  // ---- the API of DESIGN.md ----
+
+  /** Registers a transport for its protocol number (replacing any earlier one). */
+  register(protocol: TransportProtocol): void {
+    const n = protocol.protocol;
+    if (!Number.isInteger(n) || n < 0 || n > 255) throw new RangeError(`bad protocol number ${n}`);
+    const old = this.protocols[n];
+    if (old) this.registered.splice(this.registered.indexOf(old), 1);
+    this.protocols[n] = protocol;
+    this.registered.push(protocol);
+    this.stack.wake();
+  }
+
+  /** The transport registered for a protocol number. */
+  protocol(n: number): TransportProtocol | undefined {
+    return this.protocols[n];
+  }
+
+  /** Where a datagram to `dst` would go, or null when it would not (no route, unreachable, prohibit, blackhole). */
+  route(dst: Ipv4Address, device?: string): RouteResult | null {
+    const r = this.resolveRoute(dst, device);
+    if (typeof r === 'string') return null;
+    return { ...r, mtu: r.local ? r.mtu : Math.min(r.mtu, this.learnedPmtu(dst)) };
+  }
+
+  /** The path MTU towards `dst`: the route's MTU lowered by what ICMP taught us, never below 68. */
+  pathMtu(dst: Ipv4Address): number {
+    const r = this.resolveRoute(dst);
+    const linkMtu = typeof r === 'string' ? 1500 : r.mtu;
+    return Math.max(IPV4_MIN_MTU, Math.min(linkMtu, this.learnedPmtu(dst)));
+  }
+
+  /** Whether the NIC behind `iface` computes (tx) / verified (rx) checksums of this protocol. */
+  checksumOffload(iface: NetworkInterface, protocol: 'tcp' | 'udp' | 'icmp'): { tx: boolean; rx: boolean } {
+    return iface.checksumOffload(protocol);
+  }
+
+  /**
+   * Sends one datagram of `length` payload bytes written by `writer`. Fragments
+   * it when it exceeds the path MTU (unless `dontFragment`: then 'too-big').
+   */
+  send(opts: IpSendOptions, length: number, writer: PayloadWriter): IpSendResult {
+    if (opts === null || typeof opts !== 'object') throw new TypeError('ip.send: options must be an object');
+    const dst = opts.dst;
+    if (typeof dst !== 'number' || !Number.isInteger(dst) || dst < 0 || dst > 0xffffffff) throw new TypeError(`ip.send: bad dst ${dst}`);
+    if (!Number.isInteger(opts.protocol) || opts.protocol < 0 || opts.protocol > 255) throw new RangeError(`ip.send: bad protocol ${opts.protocol}`);
+    if (!Number.isInteger(length) || length < 0 || length > MAX_IP_PAYLOAD) throw new RangeError(`ip.send: payload length must be 0..${MAX_IP_PAYLOAD}, got ${length}`);
+    const ttl = opts.ttl ?? this.defaultTtl;
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`ip.send: bad ttl ${ttl}`);
+    const r = this.resolveRoute(dst, opts.iface);
+    if (typeof r === 'string') { countDrop(this.stats, r); return r; }
+    const iface = r.iface;
+    if (!iface.up) { countDrop(this.stats, 'down'); return 'down'; }
+    const src = opts.src ?? r.src;
+    const mtu = r.local ? r.mtu : Math.min(r.mtu, this.learnedPmtu(dst));
+    const tos = opts.tos ?? 0;
+    const id = this.nextId;
+    this.nextId = (this.nextId + 1) & 0xffff;
+    if (IPV4_MIN_HEADER + length <= mtu) {
+      return this.sendWhole(r, src, dst, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer);
+    }
+    if (opts.dontFragment) { countDrop(this.stats, 'too-big'); return 'too-big'; }
+    return this.sendFragments(r, src, dst, opts.protocol, ttl, tos, id, mtu, length, writer);
+  }
+
+  // ---- receive ----
+
+  /** An IPv4 packet arrived on `iface` (the Ethernet payload, possibly padded). */
+  receive(iface: NetworkInterface, buf: Uint8Array, offset: number, length: number, linkBroadcast: boolean): void {
+    const stats = this.stats;
+    const h = parseIpv4Header(buf, offset, length, this.rxHeader, !iface.checksumOffload('ipv4').rx);
+    if (typeof h === 'string') { countError(stats, h); return; }
+    stats.rx++;
+    const src = h.src, dst = h.dst;
+    if (src === IPV4_BROADCAST || isMulticastIpv4(src)) { countError(stats, 'bad-source'); return; }
+    if (!iface.loopback && ((src >>> 24) === 127 || (dst >>> 24) === 127)) { countDrop(stats, 'martian'); return; }
+    let broadcast = false;
+    let local: boolean;
+    if (dst === IPV4_BROADCAST) { local = true; broadcast = true; }
+    else if (iface.loopback || this.stack.isLocalAddress(dst)) local = true;
+    else if (iface.ip !== 0 && dst === iface.broadcastAddress) { local = true; broadcast = true; }
+    else if (isMulticastIpv4(dst)) { countDrop(stats, 'multicast'); return; }
+    // An unconfigured interface takes UDP to any address: DHCP offers may be unicast to the address on offer.
+    else local = iface.ip === 0 && h.protocol === IP_PROTOCOL_UDP;
+    if (!local) {
+      this.forward(iface, buf, offset, h, linkBroadcast);
+      return;
+    }
+    const hl = h.headerLength;
+    if (h.moreFragments || h.fragmentOffset !== 0) {
+      const res = this.reassembler.add(h, buf, offset, offset + hl, h.totalLength - hl, this.stack.clock.now());
+      if (res === 'incomplete') { this.stack.wake(); return; }
+      if (res !== 'complete') { countDrop(stats, REASSEMBLY_DROP[res]); return; }
+      const d = this.reassembler.completed!;
+      this.reassembled++;
+      const q = d.firstQuote!;
+      this.deliver(iface, src, dst, h.protocol, d.ttl, d.tos, broadcast, d.buffer, 0, this.reassembler.completeLength, true, q, 0, q.length);
+      return;
+    }
+    this.deliver(iface, src, dst, h.protocol, h.ttl, h.tos, broadcast, buf, offset + hl, h.totalLength - hl, false, buf, offset, h.totalLength);
+  }
+
+  /**
+   * Answers the datagram being delivered right now with an ICMP error (a
+   * transport calls this from `receive`, e.g. UDP's port unreachable).
+   */
+  rejectCurrent(type: number, code: number, rest = 0): void {
+    if (this.curBuf === null) return;
+    this.stack.icmp.sendError(type, code, rest, this.curBuf, this.curOff, this.curLen, this.curBroadcast);
+  }
+
+  /** The interface the datagram being delivered arrived on (null outside delivery). */
+  get currentInterface(): NetworkInterface | null {
+    return this.curIface;
+  }
+
+  private deliver(
+    iface: NetworkInterface, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number,
+    broadcast: boolean, buf: Uint8Array, off: number, len: number, reassembled: boolean,
+    qBuf: Uint8Array, qOff: number, qLen: number,
+  ): void {
+    const p = this.protocols[protocol];
+    this.curBuf = qBuf; this.curOff = qOff; this.curLen = qLen; this.curBroadcast = broadcast; this.curIface = iface;
+    try {
+      if (p === undefined) {
+        countDrop(this.stats, 'unknown-protocol');
+        this.rejectCurrent(ICMP_DEST_UNREACHABLE, ICMP_PROTOCOL_UNREACHABLE);
+        return;
+      }
+      if (!this.transportChecksumOk(iface, protocol, buf, off, len, src, dst, reassembled)) {
+        countError(this.protocolStats(protocol), 'bad-checksum');
+        return;
+      }
+      const info = this.info;
+      info.src = src; info.dst = dst; info.protocol = protocol; info.ttl = ttl; info.tos = tos;
+      info.iface = iface; info.broadcast = broadcast;
+      p.receive(info, buf, off, len);
+    } finally {
+      this.curBuf = null;
+      this.curIface = null;
+    }
+  }
+
+  private protocolStats(protocol: number): ProtocolStats {
+    switch (protocol) {
+      case IP_PROTOCOL_ICMP: return this.stack.stats.icmp;
+      case IP_PROTOCOL_UDP: return this.stack.stats.udp;
+      case IP_PROTOCOL_TCP: return this.stack.stats.get('tcp');
+      default: return this.stats;
+    }
+  }
+
+  /** Verifies ICMP/TCP/UDP checksums unless the NIC did (never for reassembled datagrams: no NIC sees them whole). */
+  private transportChecksumOk(
+    iface: NetworkInterface, protocol: number, buf: Uint8Array, off: number, len: number, src: Ipv4Address, dst: Ipv4Address,
+    reassembled: boolean,
+  ): boolean {
+    switch (protocol) {
+      case IP_PROTOCOL_ICMP:
+        if (!reassembled && iface.checksumOffload('icmp').rx) return true;
+        return finishChecksum(sumWords(buf, off, len)) === 0;
+      case IP_PROTOCOL_TCP:
+        if (!reassembled && iface.checksumOffload('tcp').rx) return true;
+        return finishChecksum(sumWords(buf, off, len, pseudoHeaderSum(src, dst, IP_PROTOCOL_TCP, len))) === 0;
+      case IP_PROTOCOL_UDP: {
+        if (!reassembled && iface.checksumOffload('udp').rx) return true;
+        if (len < 8) return true; // UDP counts it as truncated
+        if (buf[off + 6] === 0 && buf[off + 7] === 0) return true; // no checksum
+        const ulen = (buf[off + 4] << 8) | buf[off + 5];
+        if (ulen < 8 || ulen > len) return true; // UDP counts the bad length
+        return finishChecksum(sumWords(buf, off, ulen, pseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, ulen))) === 0;
+      }
+      default: return true;
+    }
+  }
+
+  // ---- forwarding ----
+
+  private forward(inIface: NetworkInterface, buf: Uint8Array, off: number, h: Ipv4Header, linkBroadcast: boolean): void {
+    const stats = this.stats;
+    if (!this.stack.forwarding) { countDrop(stats, 'not-for-us'); return; }
+    if (linkBroadcast) { countDrop(stats, 'link-broadcast-not-forwarded'); return; }
+    if (h.src === 0) { countDrop(stats, 'bad-source'); return; }
+    const total = h.totalLength;
+    if (h.ttl <= 1) {
+      countDrop(stats, 'ttl-exceeded');
+      this.stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, 0, buf, off, total, false);
+      return;
+    }
+    const r = this.resolveRoute(h.dst);
+    if (typeof r === 'string') {
+      countDrop(stats, r);
+      const code = r === 'no-route' ? ICMP_NET_UNREACHABLE : r === 'unreachable' ? ICMP_HOST_UNREACHABLE
+        : r === 'prohibited' ? ICMP_ADMIN_PROHIBITED : -1;
+      if (code >= 0) this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, code, 0, buf, off, total, false);
+      return;
+    }
+    if (r.local || r.broadcast) { countDrop(stats, 'not-forwardable'); return; }
+    const out = r.iface;
+    if (!out.up) {
+      countDrop(stats, 'down');
+      this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_NET_UNREACHABLE, 0, buf, off, total, false);
+      return;
+    }
+    if (total > out.mtu && h.dontFragment) {
+      countDrop(stats, 'too-big');
+      this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_FRAGMENTATION_NEEDED, out.mtu, buf, off, total, false);
+      return;
+    }
+    // The packet is ours until the ring slot is released: decrement TTL in place.
+    buf[off + 8] = h.ttl - 1;
+    setIpv4Checksum(buf, off, h.headerLength);
+    this.forwarded++;
+    void inIface;
+    const mac = this.linkTarget(r);
+    if (total <= out.mtu) {
+      this.output(out, mac, r.nextHop, buf, off, total);
+      return;
+    }
+    // Fragment a forwarded datagram: options are not copied (every fragment gets a 20-byte header).
+    this.fragmented++;
+    const hl = h.headerLength;
+    const payload = total - hl;
+    const maxData = (out.mtu - IPV4_MIN_HEADER) & ~7;
+    const base = h.fragmentOffset;
+    for (let p = 0; p < payload; p += maxData) {
+      const n = Math.min(maxData, payload - p);
+      const mf = p + n < payload || h.moreFragments;
+      const frag = this.frameFor(out, mac, IPV4_MIN_HEADER + n);
+      const o = frag.offset;
+      writeIpv4Simple(frag.buf, o, IPV4_MIN_HEADER + n, h.id, (mf ? IPV4_FLAG_MF : 0) | ((base + p) >>> 3), h.ttl - 1,
+        h.protocol, h.src, h.dst, h.tos, !out.checksumOffload('ipv4').tx);
+      frag.buf.set(buf.subarray(off + hl + p, off + hl + p + n), o + IPV4_MIN_HEADER);
+      this.finishFrame(out, mac, r.nextHop, frag.buf, IPV4_MIN_HEADER + n);
+    }
+  }
+
+  // ---- send ----
+
+  private sendWhole(
+    r: RouteResult, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number, id: number,
+    df: boolean, length: number, writer: PayloadWriter,
+  ): IpSendResult {
+    const iface = r.iface;
+    const mac = this.linkTarget(r);
+    const total = IPV4_MIN_HEADER + length;
+    const frame = this.frameFor(iface, mac, total);
+    const o = frame.offset;
+    writeIpv4Simple(frame.buf, o, total, id, df ? IPV4_FLAG_DF : 0, ttl, protocol, src, dst, tos, !iface.checksumOffload('ipv4').tx);
+    writer.writePayload(frame.buf, o + IPV4_MIN_HEADER, length, src, dst, this.transportOffloadTx(iface, protocol));
+    return this.finishFrame(iface, mac, r.nextHop, frame.buf, total);
+  }
+
+  private sendFragments(
+    r: RouteResult, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number, id: number,
+    mtu: number, length: number, writer: PayloadWriter,
+  ): IpSendResult {
+    const iface = r.iface;
+    const scratch = this.scratch;
+    // The NIC cannot checksum a datagram it only sees in pieces: the writer computes it.
+    writer.writePayload(scratch, 0, length, src, dst, false);
+    this.fragmented++;
+    const mac = this.linkTarget(r);
+    const maxData = (mtu - IPV4_MIN_HEADER) & ~7;
+    let result: IpSendResult = 'sent';
+    for (let p = 0; p < length; p += maxData) {
+      const n = Math.min(maxData, length - p);
+      const mf = p + n < length;
+      const frame = this.frameFor(iface, mac, IPV4_MIN_HEADER + n);
+      const o = frame.offset;
+      writeIpv4Simple(frame.buf, o, IPV4_MIN_HEADER + n, id, (mf ? IPV4_FLAG_MF : 0) | (p >>> 3), ttl, protocol, src, dst, tos,
+        !iface.checksumOffload('ipv4').tx);
+      frame.buf.set(scratch.subarray(p, p + n), o + IPV4_MIN_HEADER);
+      const res = this.finishFrame(iface, mac, r.nextHop, frame.buf, IPV4_MIN_HEADER + n);
+      if (res !== 'sent') result = res;
+    }
+    return result;
+  }
+
+  private transportOffloadTx(iface: NetworkInterface, protocol: number): boolean {
+    switch (protocol) {
+      case IP_PROTOCOL_TCP: return iface.checksumOffload('tcp').tx;
+      case IP_PROTOCOL_UDP: return iface.checksumOffload('udp').tx;
+      case IP_PROTOCOL_ICMP: return iface.checksumOffload('icmp').tx;
+      default: return false;
+    }
+  }
+
+  /** The destination MAC for a route: -1 while ARP resolves it. */
+  private linkTarget(r: RouteResult): MacAddress | -1 {
+    if (r.iface.loopback) return 0 as MacAddress;
+    if (r.broadcast) return BROADCAST_MAC;
+    return this.stack.arp.resolve(r.iface, r.nextHop);
+  }
+
+  private readonly frame: { buf: Uint8Array; offset: number } = { buf: this.scratch, offset: 0 };
+
+  /** Where to build an IP packet of `total` bytes: the NIC's tx buffer, or a fresh copy to queue behind ARP. */
+  private frameFor(iface: NetworkInterface, mac: MacAddress | -1, total: number): { buf: Uint8Array; offset: number } {
+    const f = this.frame;
+    if (mac === -1) { f.buf = new Uint8Array(total); f.offset = 0; }
+    else { f.buf = iface.nic.txBuffer(); f.offset = ETHERNET_HEADER_LENGTH; }
+    return f;
+  }
+
+  private finishFrame(iface: NetworkInterface, mac: MacAddress | -1, nextHop: Ipv4Address, buf: Uint8Array, total: number): IpSendResult {
+    if (mac === -1) {
+      this.stack.arp.enqueue(iface, nextHop, buf);
+      return 'queued';
+    }
+    writeEthernetSimple(buf, 0, mac, iface.mac, ETHERTYPE_IPV4);
+    if (iface.nic.transmit(buf, ETHERNET_HEADER_LENGTH + total)) {
+      this.stats.tx++;
+      this.stack.stats.ethernet.tx++;
+      return 'sent';
+    }
+    countDrop(this.stats, 'nic-tx-failed');
+    return iface.nic.linkUp ? 'sent' : 'down';
+  }
+
+  /** Sends an already built packet buf[off, off+total) out of `iface` (forwarding). */
+  private output(iface: NetworkInterface, mac: MacAddress | -1, nextHop: Ipv4Address, buf: Uint8Array, off: number, total: number): void {
+    const f = this.frameFor(iface, mac, total);
+    f.buf.set(buf.subarray(off, off + total), f.offset);
+    this.finishFrame(iface, mac, nextHop, f.buf, total);
+  }
+
+  // ---- routing ----
+
+  /** The routing decision for `dst` (optionally only out of `device`), or why there is none. Reuses one object. */
+  resolveRoute(dst: Ipv4Address, device?: string): RouteResult | Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> {
+    const stack = this.stack;
+    const rr = this.rr;
+    rr.local = false;
+    rr.broadcast = false;
+    let bound: NetworkInterface | undefined;
+    if (device !== undefined) {
+      bound = stack.interface(device);
+      if (!bound) throw new Error(`No such device: ${device}`);
+      if (dst === IPV4_BROADCAST || (bound.ip !== 0 && dst === bound.broadcastAddress)) return this.fill(bound, dst, true);
+      if (bound.loopback) return this.fillLocal(dst);
+    }
+    const route = stack.routes.lookup(dst, device);
+    if (route === null) {
+      if (dst === IPV4_BROADCAST) {
+        const any = bound ?? stack.interfaces.find((i) => !i.loopback && i.up);
+        return any ? this.fill(any, dst, true) : 'no-route';
+      }
+      if (stack.isLocalAddress(dst)) return this.fillLocal(dst);
+      return 'no-route';
+    }
+    switch (route.action) {
+      case 'unreachable': return 'unreachable';
+      case 'prohibit': return 'prohibited';
+      case 'blackhole': return 'blackholed';
+      case 'local': return this.fillLocal(dst);
+      case 'broadcast': {
+        const iface = route.device !== undefined ? stack.interface(route.device) : bound;
+        return iface ? this.fill(iface, dst, true) : 'no-route';
+      }
+      case 'unicast': {
+        const nextHop = route.destination ?? dst;
+        let iface: NetworkInterface | undefined;
+        if (route.device !== undefined) iface = stack.interface(route.device);
+        else iface = stack.interfaces.find((i) => !i.loopback && i.onLink(nextHop));
+        if (!iface || (bound !== undefined && iface !== bound)) return 'no-route';
+        if (iface.loopback) return this.fillLocal(dst);
+        const r = this.fill(iface, nextHop, dst === IPV4_BROADCAST || (iface.ip !== 0 && dst === iface.broadcastAddress));
+        return r;
+      }
+    }
+  }
+
+  private fill(iface: NetworkInterface, nextHop: Ipv4Address, broadcast: boolean): RouteResult {
+    const rr = this.rr;
+    rr.iface = iface;
+    rr.src = iface.ip;
+    rr.mtu = iface.mtu;
+    rr.nextHop = nextHop;
+    rr.broadcast = broadcast;
+    rr.local = false;
+    return rr;
+  }
+
+  private fillLocal(dst: Ipv4Address): RouteResult {
+    const lo = this.stack.lo;
+    const rr = this.fill(lo, dst, false);
+    rr.local = true;
+    rr.src = this.stack.isLocalAddress(dst) && (dst >>> 24) !== 127 ? dst : lo.ip;
+    return rr;
+  }
+
+  // ---- path MTU ----
+
+  private learnedPmtu(dst: Ipv4Address): number {
+    const e = this.pmtu.get(dst);
+    if (e === undefined) return 65535;
+    if (e.expiresAt <= this.stack.clock.now()) { this.pmtu.delete(dst); return 65535; }
+    return e.mtu;
+  }
+
+  /** Lowers the path MTU towards `dst` (never below 68); returns the value now in force. */
+  learnPathMtu(dst: Ipv4Address, mtu: number): number {
+    const clamped = Math.max(IPV4_MIN_MTU, Math.floor(mtu));
+    const current = this.learnedPmtu(dst);
+    if (clamped < current) this.pmtu.set(dst, { mtu: clamped, expiresAt: this.stack.clock.now() + PMTU_LIFETIME });
+    return Math.min(clamped, current);
+  }
+
+  // ---- errors ----
+
+  /**
+   * An ICMP error about a datagram we sent (from the ICMP layer), or a local
+   * one: learns the path MTU, then tells the transport that sent it.
+   */
+  dispatchIcmpError(e: IcmpErrorInfo): void {
+    if (e.kind === 'fragmentation-needed') e.mtu = this.learnPathMtu(e.dst, e.mtu);
+    const p = this.protocols[e.protocol];
+    if (p?.receiveIcmpError) p.receiveIcmpError(e);
+  }
+
+  /** ARP could not resolve the next hop of `packet` (an IPv4 packet we built or forwarded). */
+  hostUnreachable(packet: Uint8Array): void {
+    if (packet.length < IPV4_MIN_HEADER) return;
+    const hl = (packet[0] & 0x0f) * 4;
+    const src = readIpv4(packet, 12);
+    const fragOffset = ((packet[6] & 0x1f) << 8) | packet[7];
+    if (src === 0 || this.stack.isLocalAddress(src)) {
+      if (fragOffset !== 0) return; // the first fragment carries the transport header; report once
+      const e = this.errorInfo;
+      e.type = ICMP_DEST_UNREACHABLE; e.code = ICMP_HOST_UNREACHABLE; e.kind = 'host-unreachable';
+      e.from = src; e.mtu = 0; e.src = src; e.dst = readIpv4(packet, 16); e.protocol = packet[9];
+      e.quote = packet; e.quoteOffset = hl; e.quoteLength = packet.length - hl; e.local = true;
+      this.dispatchIcmpError(e);
+    } else {
+      this.stack.icmp.sendError(ICMP_DEST_UNREACHABLE, ICMP_HOST_UNREACHABLE, 0, packet, 0, packet.length, false);
+    }
+  }
+
+  // ---- timers ----
+
+  pollAt(): number {
+    let t = this.reassembler.pollAt();
+    const regs = this.registered;
+    for (let i = 0; i < regs.length; i++) {
+      const p = regs[i];
+      if (p.pollAt) {
+        const x = p.pollAt();
+        if (x < t) t = x;
+      }
+    }
+    return t;
+  }
+
+  poll(now: number): void {
+    this.reassembler.poll(now);
+    const regs = this.registered;
+    for (let i = 0; i < regs.length; i++) regs[i].poll?.(now);
+  }
+}
