@@ -25,3 +25,4 @@ export type { PhoenixRoute, IpconfigResult } from './config/stack-config';
 export type * from './backends/backends';
 export { registerEmbeddedWorld } from './world';
 export type { EmbeddedWorld, WorldOptions, WorldFactory } from './world';
+export { pnetHttpClient, pnetHttpServer, pnetWebSockets, streamBackends } from './backends/pnet-http';

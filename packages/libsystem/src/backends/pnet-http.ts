@@ -1,0 +1,95 @@
+/**
+ * Backends from @pnet/http: its HttpClient for `http(s)://` exchanges, its
+ * HttpServer for `listen('http://...')`, its WebSocket client for `ws(s)://`,
+ * all over one StreamTransport (pnet's TCP/TLS, or the kernel's).
+ */
+import { EventEmitter } from 'node:events';
+import type { StreamTransport } from '@pnet/tls';
+import { connectWebSocket, HttpClient, HttpServer, type WebSocket } from '@pnet/http';
+import type { HttpClientBackend, HttpServerBackend, MessageSocket, NetworkBackends, WebSocketBackend } from './backends';
+
+export function pnetHttpClient(client: HttpClient): HttpClientBackend {
+  return {
+    async request(spec) {
+      // Redirects are the facade's (it follows them unless `redirect: false`).
+      const res = await client.request(spec.url, { method: spec.method, headers: spec.headers, body: spec.body, redirect: false });
+      if (spec.signal.aborted) res.body.destroy();
+      return { status: res.status, headers: res.headers.toObject(), body: res.body };
+    },
+  };
+}
+
+export function pnetHttpServer(transport: StreamTransport): HttpServerBackend {
+  return {
+    async listen(options, onRequest) {
+      const server = new HttpServer((req, res) => {
+        onRequest({
+          method: req.method,
+          target: req.target,
+          headers: req.headers.toObject(),
+          remoteAddress: req.remoteAddress ?? '',
+          body: req.body,
+          respond(status, headers) {
+            res.writeHead(status, headers);
+            return res;
+          },
+        });
+      });
+      const listening = await server.listen(transport, { port: options.port, host: options.host });
+      return { port: listening.port, close: () => server.close() };
+    },
+  };
+}
+
+/** A pnet WebSocket as a MessageSocket: `open` once the handshake is done. */
+class PnetMessageSocket extends EventEmitter implements MessageSocket {
+  private ws: WebSocket | null = null;
+  private closing = false;
+
+  constructor(pending: Promise<WebSocket>) {
+    super();
+    pending.then(
+      (ws) => {
+        this.ws = ws;
+        ws.on('message', (data: Buffer, isBinary: boolean) => this.emit('message', data, isBinary));
+        ws.on('error', (e: Error) => this.emit('error', e));
+        ws.on('close', () => this.emit('close'));
+        if (this.closing) ws.close();
+        else this.emit('open');
+      },
+      (err) => {
+        if (!this.closing) this.emit('error', err);
+      },
+    );
+  }
+
+  send(data: Buffer | string, binary: boolean): void {
+    if (!this.ws) throw new Error('WebSocket is not open');
+    this.ws.send(data, { binary });
+  }
+
+  close(): void {
+    this.closing = true;
+    this.ws?.close();
+  }
+}
+
+export function pnetWebSockets(transport: StreamTransport): WebSocketBackend {
+  return {
+    connect(url, options) {
+      return new PnetMessageSocket(connectWebSocket(url, { transport, headers: options.headers }));
+    },
+  };
+}
+
+/** HTTP, HTTP serving, WebSocket and TCP backends over one StreamTransport, with @pnet/http on top. */
+export function streamBackends(transport: StreamTransport): NetworkBackends & { close(): void } {
+  const client = new HttpClient({ transport });
+  return {
+    streams: transport,
+    http: pnetHttpClient(client),
+    httpServer: pnetHttpServer(transport),
+    websockets: pnetWebSockets(transport),
+    close: () => client.close(),
+  };
+}
