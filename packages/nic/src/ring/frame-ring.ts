@@ -8,7 +8,11 @@
  * allocates nothing. A full ring drops the frame and counts it.
  *
  * Over a SharedArrayBuffer the indices are read and written with Atomics, so
- * the producer may live in a worker thread; `doorbell` lets a consumer wait.
+ * the producer may live in a worker thread. Each side caches the other's
+ * index and reloads it only when the ring looks full (producer) or empty
+ * (consumer), and the producer rings the doorbell (Atomics.notify, costly)
+ * only when a consumer has said it is waiting: wait with `waitForFrames` or
+ * `waitForFramesAsync`, which announce the wait.
  *
  * Layout: [control: 16 x Int32][lengths: slots x Int32][timestamps: slots x Float64][slot data...]
  */
@@ -34,6 +38,7 @@ const HEAD = 0; // producer index (frames committed), free-running uint32
 const TAIL = 8; // consumer index (frames released); 32 bytes apart from HEAD
 const DROPS = 12;
 const DOORBELL = 4;
+const WAITERS = 5; // consumers blocked (or about to block) on DOORBELL
 const CONTROL_INTS = 16;
 
 class SlotView implements FrameView {
@@ -55,6 +60,9 @@ export class FrameRing {
   // Local copies of the indices: each side owns one and caches the other.
   private head = 0;
   private tail = 0;
+  // The other side's index as last seen: reloaded only when the ring looks full/empty.
+  private seenHead = 0;
+  private seenTail = 0;
   private localDrops = 0;
 
   constructor(options: FrameRingOptions = {}, attachTo?: SharedArrayBuffer) {
@@ -83,8 +91,8 @@ export class FrameRing {
       this.views.push(new SlotView(new Uint8Array(this.buffer, dataOffset + i * alignedSlot, slotSize)));
     }
     if (attachTo) {
-      this.head = this.control[HEAD] >>> 0;
-      this.tail = this.control[TAIL] >>> 0;
+      this.head = this.seenHead = this.control[HEAD] >>> 0;
+      this.tail = this.seenTail = this.control[TAIL] >>> 0;
     }
   }
 
@@ -116,7 +124,10 @@ export class FrameRing {
 
   /** The next free slot to write a frame into, or null when the ring is full (nothing is counted). */
   reserve(): Uint8Array | null {
-    if (((this.head - this.loadTail()) >>> 0) >= this.slots) return null;
+    if (((this.head - this.seenTail) >>> 0) >= this.slots) {
+      this.seenTail = this.loadTail();
+      if (((this.head - this.seenTail) >>> 0) >= this.slots) return null;
+    }
     return this.views[this.head & this.mask].data;
   }
 
@@ -129,8 +140,12 @@ export class FrameRing {
     this.head = (this.head + 1) >>> 0;
     if (this.shared) {
       Atomics.store(this.control, HEAD, this.head | 0);
-      Atomics.add(this.control, DOORBELL, 1);
-      Atomics.notify(this.control, DOORBELL);
+      // Seq-cst order: a consumer that registered before this load is woken; one that
+      // registers after it sees the new HEAD when it re-checks, and does not sleep.
+      if (Atomics.load(this.control, WAITERS) !== 0) {
+        Atomics.add(this.control, DOORBELL, 1);
+        Atomics.notify(this.control, DOORBELL);
+      }
     } else {
       this.control[HEAD] = this.head | 0;
     }
@@ -159,7 +174,10 @@ export class FrameRing {
 
   /** The oldest frame, read in place, or null when the ring is empty. */
   peek(): FrameView | null {
-    if (this.tail === this.loadHead()) return null;
+    if (this.tail === this.seenHead) {
+      this.seenHead = this.loadHead();
+      if (this.tail === this.seenHead) return null;
+    }
     const i = this.tail & this.mask;
     const view = this.views[i];
     view.length = this.lengths[i];
@@ -169,7 +187,10 @@ export class FrameRing {
 
   /** Frees the frame returned by `peek`; its view must not be used afterwards. */
   release(): void {
-    if (this.tail === this.loadHead()) throw new Error('FrameRing.release: ring is empty');
+    if (this.tail === this.seenHead) {
+      this.seenHead = this.loadHead();
+      if (this.tail === this.seenHead) throw new Error('FrameRing.release: ring is empty');
+    }
     this.tail = (this.tail + 1) >>> 0;
     if (this.shared) Atomics.store(this.control, TAIL, this.tail | 0);
     else this.control[TAIL] = this.tail | 0;
@@ -180,9 +201,49 @@ export class FrameRing {
     while (this.peek() !== null) this.release();
   }
 
-  /** A value that changes whenever a frame is committed; for Atomics.wait/waitAsync on `control`. */
+  /**
+   * The word the producer bumps and notifies when frames arrive while a
+   * consumer waits. It only changes while a wait is announced: use
+   * `waitForFrames`/`waitForFramesAsync` rather than waiting on it directly.
+   */
   get doorbell(): { array: Int32Array; index: number } {
     return { array: this.control, index: DOORBELL };
+  }
+
+  /**
+   * Consumer side, shared rings, blocking (worker threads only: the main
+   * thread may not block): waits until a frame is queued or `timeoutMs`
+   * passes. Returns whether a frame is there.
+   */
+  waitForFrames(timeoutMs = Infinity): boolean {
+    if (this.peek() !== null) return true;
+    if (!this.shared) return false;
+    Atomics.add(this.control, WAITERS, 1);
+    try {
+      const bell = Atomics.load(this.control, DOORBELL);
+      if (this.peek() !== null) return true;
+      Atomics.wait(this.control, DOORBELL, bell, timeoutMs);
+    } finally {
+      Atomics.sub(this.control, WAITERS, 1);
+    }
+    return this.peek() !== null;
+  }
+
+  /** Like `waitForFrames`, without blocking the thread (Atomics.waitAsync). */
+  async waitForFramesAsync(timeoutMs = Infinity): Promise<boolean> {
+    if (this.peek() !== null) return true;
+    if (!this.shared) return false;
+    Atomics.add(this.control, WAITERS, 1);
+    try {
+      const bell = Atomics.load(this.control, DOORBELL);
+      if (this.peek() !== null) return true;
+      // waitAsync is in Node 20 but not in the ES2022 lib this repo compiles against.
+      const w = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync(this.control, DOORBELL, bell, timeoutMs);
+      if (w.async) await w.value;
+    } finally {
+      Atomics.sub(this.control, WAITERS, 1);
+    }
+    return this.peek() !== null;
   }
 
   private loadHead(): number {
@@ -209,3 +270,7 @@ function nextPow2(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
+
+type WaitAsync = (
+  array: Int32Array, index: number, value: number, timeout?: number,
+) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
