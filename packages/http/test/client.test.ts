@@ -6,6 +6,16 @@ import * as zlib from 'node:zlib';
 import { HttpClient, HttpError, HttpServer, httpbin, collect } from '../src';
 import { loopbackTransport, rawServer, onRequestHead, ManualClock, settle } from './helpers/loopback';
 
+/** The code of the error a promise rejects with ('' if it resolves). */
+async function rejectionCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return '';
+  } catch (err) {
+    return String((err as HttpError).code);
+  }
+}
+
 async function nodeServer(handler: http.RequestListener): Promise<{ url: string; server: http.Server; close(): Promise<void> }> {
   const server = http.createServer(handler);
   server.keepAliveTimeout = 60_000;
@@ -31,7 +41,7 @@ test('GET against our server: status, headers, body; user headers kept in order 
     const res = await client.request(`${s.url}/headers`, { headers: [['X-Zeta', '1'], ['x-alpha', 'two'], ['X-Zeta', '3']] });
     t.is(res.status, 200);
     t.is(res.headers.get('content-type'), 'application/json');
-    const body = await res.json<{ headers: Record<string, string> }>();
+    const body = await res.json<{ headers: Record<string, string | undefined> }>();
     t.deepEqual(Object.keys(body.headers), ['Host', 'X-Zeta', 'x-alpha']);
     t.is(body.headers['X-Zeta'], '1,3');
     t.is(body.headers.Host, `127.0.0.1:${s.port}`);
@@ -148,7 +158,7 @@ test('Expect: 100-continue holds the body until the server says 100', async (t) 
 });
 
 test('Expect: 100-continue answered with a final status: the body is never sent', async (t) => {
-  let received = Buffer.alloc(0);
+  let received: Buffer = Buffer.alloc(0);
   const raw = await rawServer((sock) => onRequestHead(sock, (_head, rest) => {
     received = rest;
     sock.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
@@ -286,7 +296,7 @@ test('redirects: followed to the end, 303 becomes GET, 307/308 keep method and b
     await r1.buffer();
     for (const status of [301, 302, 303]) {
       const r = await client.request(`${s.url}/to/${status}/anything`, { method: 'POST', body: 'data', headers: { 'Content-Type': 'text/plain' } });
-      const j = await r.json<{ method: string; data: string; headers: Record<string, string> }>();
+      const j = await r.json<{ method: string; data: string; headers: Record<string, string | undefined> }>();
       t.is(j.method, 'GET', `status ${status}`);
       t.is(j.data, '');
       t.is(j.headers['Content-Type'], undefined);
@@ -322,10 +332,10 @@ test('redirects across origins drop Authorization and Cookie', async (t) => {
   const client = new HttpClient({ transport: loopbackTransport() });
   const secrets = { Authorization: 'Bearer s3cret', Cookie: 'session=1', 'X-Other': 'kept' };
   try {
-    const same = await (await client.request(`${a.url}/same`, { headers: secrets })).json<{ headers: Record<string, string> }>();
+    const same = await (await client.request(`${a.url}/same`, { headers: secrets })).json<{ headers: Record<string, string | undefined> }>();
     t.is(same.headers.Authorization, 'Bearer s3cret');
     t.is(same.headers.Cookie, 'session=1');
-    const other = await (await client.request(`${a.url}/other`, { headers: secrets })).json<{ headers: Record<string, string> }>();
+    const other = await (await client.request(`${a.url}/other`, { headers: secrets })).json<{ headers: Record<string, string | undefined> }>();
     t.is(other.headers.Authorization, undefined);
     t.is(other.headers.Cookie, undefined);
     t.is(other.headers['X-Other'], 'kept');
@@ -410,7 +420,7 @@ test('timeouts on the injected clock: connect, first byte, idle', async (t) => {
   const p1 = c1.request('http://127.0.0.1:1/');
   await settle();
   clock.advance(500);
-  t.is((await t.throwsAsync(p1) as HttpError).code, 'HTTP_CONNECT_TIMEOUT');
+  t.is(await rejectionCode(p1), 'HTTP_CONNECT_TIMEOUT');
 
   // first byte: a server that reads the request and says nothing
   let gotHead!: () => void;
@@ -424,7 +434,7 @@ test('timeouts on the injected clock: connect, first byte, idle', async (t) => {
   clock.advance(1999);
   await settle();
   clock.advance(1);
-  t.is((await t.throwsAsync(p2) as HttpError).code, 'HTTP_FIRST_BYTE_TIMEOUT');
+  t.is(await rejectionCode(p2), 'HTTP_FIRST_BYTE_TIMEOUT');
   await silent.close();
 
   // idle: a server that sends part of the body and stops
@@ -440,7 +450,7 @@ test('timeouts on the injected clock: connect, first byte, idle', async (t) => {
   await sent;
   await settle(10);
   clock.advance(3000);
-  t.is((await t.throwsAsync(body) as HttpError).code, 'HTTP_IDLE_TIMEOUT');
+  t.is(await rejectionCode(body), 'HTTP_IDLE_TIMEOUT');
   await stalls.close();
   c1.close();
   c2.close();

@@ -207,8 +207,16 @@ export class ClientConnection {
     this.receivedThisExchange += d.length;
     this.firstByteTimer.stop();
     if (!ex.paused) this.idleTimer.start(ex.req.timeouts.idle);
+    this.inPush = true;
     this.parser.push(d);
+    this.inPush = false;
+    const release = this.releaseAfterPush;
+    this.releaseAfterPush = null;
+    if (release) this.release(release);
   }
+
+  private inPush = false;
+  private releaseAfterPush: Exchange | null = null;
 
   private onHead(head: ResponseHead, framing: BodyFraming, mustClose: boolean): void {
     const ex = this.current;
@@ -248,6 +256,12 @@ export class ClientConnection {
     this.continueTimer.stop();
     this.completed++;
     ex.settleFinished(true);
+    // Inside a push, bytes after this response may still be on their way into the parser: decide after it.
+    if (this.inPush) this.releaseAfterPush = ex;
+    else this.release(ex);
+  }
+
+  private release(ex: Exchange): void {
     if (ex.keepAlive && !this.closed && this.parser.pendingBytes === 0) {
       this.socket.resume();
       this.onReusable(this);

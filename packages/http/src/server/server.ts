@@ -130,7 +130,7 @@ export class ServerResponse extends Writable {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.wroteBody = true;
-    this.sendHead(undefined);
+    this.sendHead(this.implicitLength);
     if (this.socket.destroyed) return cb(new HttpError('HTTP_PREMATURE_CLOSE', 'connection closed'));
     switch (this.framing) {
       case 'none':
@@ -408,10 +408,14 @@ class ServerConnection {
     this.headersTimer.stop();
     this.parser.destroy();
     if (this.req && this.res) {
-      // A request was already being served: its body is broken.
-      if (!this.req.body.destroyed) this.req.body.destroy(new HttpError('HTTP_PREMATURE_CLOSE', message));
-      this.close();
-      return;
+      // A request was already being served: its body is broken. Answer 400 if the handler has not answered yet.
+      const res = this.res;
+      if (!this.req.body.destroyed) this.req.body.destroy(new HttpError('HTTP_INVALID_CHUNK', message));
+      if (res.headersSent || this.socket.destroyed) {
+        this.close();
+        return;
+      }
+      res.headersSent = true;
     }
     const body = `${message}\n`;
     this.socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, 'latin1');
