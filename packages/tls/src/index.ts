@@ -1,1 +1,12 @@
-export type { ConnectOptions, ListenOptions, StreamServer, StreamTransport } from './transport';
+export type {
+  ConnectOptions, ListenOptions, ServerSecureOptions, StreamServer, StreamTransport, TransportErrorKind, TransportErrorLike,
+} from './transport';
+export { TransportError } from './errors';
+export { isSecureStream, SessionCache, sessionOf, waitForSession } from './secure';
+export { toTransportError } from './errors';
+export { createStreamTransport } from './stream-transport';
+export type { PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
+export { nodeTransport } from './node-transport';
+export type { NodeTransportOptions } from './node-transport';
+export { stackTransport } from './stack-transport';
+export type { StackForTransport, StackTcpServer, StackTransportOptions, TransportClock } from './stack-transport';

@@ -1,0 +1,65 @@
+/**
+ * The StreamTransport over the kernel's TCP (node:net): for tests of the layers
+ * above without pnet's stack, and as the benchmark anchor.
+ */
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
+
+export type NodeTransportOptions = TransportOptions;
+
+function open(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    const onError = (err: Error) => { done(); socket.destroy(); reject(err); };
+    const onConnect = () => { done(); socket.setNoDelay(true); resolve(socket); };
+    const onAbort = () => onError(signal.reason);
+    function done() {
+      socket.removeListener('error', onError);
+      socket.removeListener('connect', onConnect);
+      signal.removeEventListener('abort', onAbort);
+    }
+    socket.once('error', onError);
+    socket.once('connect', onConnect);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function listen(port: number, host: string | undefined, onStream: (s: Duplex) => void): Promise<{ port: number; close(): Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => {
+      socket.setNoDelay(true);
+      onStream(socket);
+    });
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.removeListener('error', reject);
+      // Accept errors on a listening server (EMFILE...) must not kill the process.
+      server.on('error', () => {});
+      const address = server.address() as net.AddressInfo;
+      resolve({
+        port: address.port,
+        // Resolves once the listening socket is closed; accepted connections live on.
+        close: () => new Promise<void>((r) => {
+          if (!server.listening) return r();
+          server.close();
+          setImmediate(r);
+        }),
+      });
+    });
+  });
+}
+
+function timer(ms: number, fn: () => void): () => void {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+}
+
+const kernelStreams: RawStreams = { open, listen, timer };
+
+/** A StreamTransport over the kernel's TCP and resolver (node:net). */
+export function nodeTransport(options: NodeTransportOptions = {}): PnetStreamTransport {
+  return createStreamTransport(kernelStreams, options);
+}

@@ -1,0 +1,152 @@
+/**
+ * The StreamTransport over pnet: names resolve with the stack's DNS resolver,
+ * bytes cross the stack's TCP, timeouts run on the stack's Clock (so a
+ * simulation in virtual time stays deterministic).
+ */
+import type { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
+
+/**
+ * The part of `@pnet/tcpip`'s Stack this transport uses (see packages/tcpip/DESIGN.md).
+ * Structural, so any Stack with these members fits; addresses are the stack's
+ * Ipv4Address (a uint32).
+ */
+export interface StackForTransport {
+  tcp: {
+    connect(options: { host: number; port: number }): Duplex;
+    listen(options: { port: number; address?: number }): StackTcpServer;
+  };
+  dns: { resolve(name: string): Promise<number[]> };
+  clock?: TransportClock;
+}
+
+export interface StackTcpServer extends EventEmitter {
+  close(callback?: () => void): unknown;
+  readonly port?: number;
+  readonly localPort?: number;
+  address?(): { port: number } | null | unknown;
+}
+
+/** The Clock members used for timeouts (`@pnet/nic`'s Clock fits). */
+export interface TransportClock {
+  now(): number;
+  schedule(at: number, fn: (arg: number) => void, arg?: number): number;
+  cancel(handle: number): void;
+}
+
+export interface StackTransportOptions extends TransportOptions {
+  /** Clock for connect and handshake timeouts; default `stack.clock`, else Node timers (unref'd). */
+  clock?: TransportClock;
+}
+
+function parseDottedQuad(text: string): number | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (!m) return null;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const n = Number(m[i]);
+    if (n > 255 || (m[i].length > 1 && m[i][0] === '0')) return null;
+    v = v * 256 + n;
+  }
+  return v;
+}
+
+function coded(message: string, code: string, cause?: unknown): Error {
+  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
+}
+
+/** Connects to one address; resolves on 'connect', rejects on 'error', an early 'close', or abort. */
+function connectOne(stack: StackForTransport, address: number, port: number, signal: AbortSignal): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    let socket: Duplex;
+    try {
+      socket = stack.tcp.connect({ host: address, port });
+    } catch (err) {
+      reject(err);
+      return;
+    }
+    const onError = (err: Error) => { done(); socket.destroy(); reject(err); };
+    const onClose = () => onError(coded('connection closed before it was established', 'ECONNRESET'));
+    const onConnect = () => { done(); resolve(socket); };
+    const onAbort = () => onError(signal.reason);
+    function done() {
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+      socket.removeListener('connect', onConnect);
+      signal.removeEventListener('abort', onAbort);
+    }
+    socket.once('error', onError);
+    socket.once('close', onClose);
+    socket.once('connect', onConnect);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A StreamTransport over pnet's TCP and DNS resolver. */
+export function stackTransport(stack: StackForTransport, options: StackTransportOptions = {}): PnetStreamTransport {
+  if (!stack || !stack.tcp || !stack.dns) throw new TypeError('stackTransport: needs a Stack with tcp and dns');
+  const clock = options.clock ?? stack.clock;
+
+  const raw: RawStreams = {
+    async open(host, port, signal) {
+      let addresses: number[];
+      const literal = parseDottedQuad(host);
+      if (literal !== null) {
+        addresses = [literal];
+      } else {
+        try {
+          addresses = await stack.dns.resolve(host);
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          throw coded(`cannot resolve ${host}: ${(err as Error).message}`, typeof code === 'string' ? code : 'ENOTFOUND', err);
+        }
+        if (signal.aborted) throw signal.reason;
+        if (!addresses || addresses.length === 0) throw coded(`cannot resolve ${host}: no address`, 'ENOTFOUND');
+      }
+      // Try each address in turn, like the kernel's getaddrinfo order; the first error is the one reported.
+      let firstError: unknown;
+      for (const address of addresses) {
+        try {
+          return await connectOne(stack, address, port, signal);
+        } catch (err) {
+          if (signal.aborted) throw signal.reason;
+          firstError ??= err;
+        }
+      }
+      throw firstError;
+    },
+
+    async listen(port, host, onStream) {
+      let address: number | undefined;
+      if (host !== undefined) {
+        const parsed = parseDottedQuad(host);
+        if (parsed === null) throw new TypeError(`listen: host must be a dotted-quad IPv4 address on pnet, got ${JSON.stringify(host)}`);
+        address = parsed;
+      }
+      const server = stack.tcp.listen(address === undefined ? { port } : { port, address });
+      server.on('connection', (socket: Duplex) => onStream(socket));
+      server.on('error', () => {}); // an accept failure must not take the listener down
+      const bound = server.localPort ?? server.port ?? (server.address?.() as { port?: number } | null)?.port ?? port;
+      return {
+        port: bound,
+        close: async () => {
+          const r = server.close();
+          if (r && typeof (r as Promise<void>).then === 'function') await r;
+        },
+      };
+    },
+
+    timer(ms, fn) {
+      if (clock) {
+        const handle = clock.schedule(clock.now() + ms, () => fn());
+        return () => clock.cancel(handle);
+      }
+      const t = setTimeout(fn, ms);
+      t.unref();
+      return () => clearTimeout(t);
+    },
+  };
+  return createStreamTransport(raw, options);
+}
