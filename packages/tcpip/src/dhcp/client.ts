@@ -40,6 +40,8 @@ export interface DhcpClientOptions {
   broadcastFlag?: boolean;
   /** REQUEST transmissions in REQUESTING before starting over with DISCOVER (4). */
   maxRequestAttempts?: number;
+  /** Ms the address stays configured after a RELEASE on stop (0: removed at once). */
+  releaseLinger?: number;
   /** Longest wait before the first DISCOVER, ms; the actual wait is random in [0, initDelay) (0: none). RFC 2131 suggests 1-10 s. */
   initDelay?: number;
 }
@@ -76,6 +78,8 @@ export class DhcpClientMachine extends EventEmitter {
   private acquireStart = 0;
   private requestSentAt = 0;
   private consecutiveNaks = 0;
+  private lingerTimer: TimerHandle = 0;
+  private finishLinger: (() => void) | null = null;
   private waiters: { resolve: (l: DhcpLease) => void; reject: (e: Error) => void; timer: TimerHandle }[] = [];
   private readonly o: Required<Omit<DhcpClientOptions, 'hostName' | 'clientId' | 'requestedIp'>> & DhcpClientOptions;
 
@@ -84,7 +88,7 @@ export class DhcpClientMachine extends EventEmitter {
     if (!options || !options.clock || !options.rng || !options.socket || !options.iface) {
       throw new TypeError('DhcpClient: clock, rng, socket and iface are required');
     }
-    this.o = { broadcastFlag: true, maxRequestAttempts: 4, initDelay: 0, ...options };
+    this.o = { broadcastFlag: true, maxRequestAttempts: 4, initDelay: 0, releaseLinger: 0, ...options };
     this.o.socket.onMessage((data, from) => this.receive(data, from));
   }
 
@@ -103,6 +107,7 @@ export class DhcpClientMachine extends EventEmitter {
    */
   start(opts: { timeout?: number } = {}): Promise<DhcpLease> {
     if (this.current) return Promise.resolve(this.current);
+    this.finishLinger?.(); // a stopped lease still lingering goes now, before a new one
     const p = new Promise<DhcpLease>((resolve, reject) => {
       const w = { resolve, reject, timer: 0 as TimerHandle };
       if (opts.timeout !== undefined) {
@@ -121,26 +126,46 @@ export class DhcpClientMachine extends EventEmitter {
     return p;
   }
 
-  /** Releases the lease (unless `release: false`), removes the configuration and stops. */
-  stop(opts: { release?: boolean } = {}): void {
-    if (this.st === 'stopped') return;
+  /**
+   * Releases the lease (unless `release: false`), removes the configuration
+   * and stops. With `releaseLinger` the address stays configured that many ms
+   * after the RELEASE (so a unicast RELEASE waiting for ARP still goes out);
+   * the promise resolves once the configuration is gone.
+   */
+  stop(opts: { release?: boolean } = {}): Promise<void> {
+    if (this.st === 'stopped') return Promise.resolve();
     this.cancelTimer();
     const lease = this.current;
-    if (lease) {
-      if (opts.release !== false && lease.serverId !== IPV4_ANY) {
-        this.xid = this.o.rng.nextU32();
-        this.transmit(DhcpMessageType.RELEASE, { serverId: lease.serverId }, { ciaddr: lease.address }, lease.serverId);
-        this.stats.releases++;
-      }
-      this.current = null;
-      this.o.iface.remove(lease);
-      this.emit('released', lease);
-    }
+    this.current = null;
     this.setState('stopped');
     for (const w of this.waiters.splice(0)) {
       this.o.clock.cancel(w.timer);
       w.reject(new Error('DHCP: client stopped'));
     }
+    if (!lease) return Promise.resolve();
+    let linger = 0;
+    if (opts.release !== false && lease.serverId !== IPV4_ANY) {
+      this.xid = this.o.rng.nextU32();
+      this.transmit(DhcpMessageType.RELEASE, { serverId: lease.serverId }, { ciaddr: lease.address }, lease.serverId);
+      this.stats.releases++;
+      linger = this.o.releaseLinger;
+    }
+    this.emit('released', lease);
+    if (linger <= 0) {
+      this.o.iface.remove(lease);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.o.clock.cancel(this.lingerTimer);
+        this.lingerTimer = 0;
+        this.finishLinger = null;
+        this.o.iface.remove(lease);
+        resolve();
+      };
+      this.finishLinger = done;
+      this.lingerTimer = this.o.clock.schedule(this.o.clock.now() + linger, done);
+    });
   }
 
   /** Closes the socket too; the machine cannot be started again. */

@@ -1,0 +1,106 @@
+/**
+ * DHCP over the Stack: `new DhcpClient(stack, 'eth0')` binds UDP port 68 to
+ * the device and applies leases with `stack.ipconfig`, a default route in
+ * table 0 via the first router, and the DNS servers of `stack.dns` (when a
+ * resolver is attached). `serveDhcp` runs a DhcpServer on port 67 of a device.
+ */
+import type { Stack } from '../iface/stack';
+import type { Route } from '../ip/routing';
+import { DHCP_CLIENT_PORT, DHCP_SERVER_PORT } from '../wire/dhcp';
+import { IPV4_ANY, Ipv4Address } from '../wire/ipv4-address';
+import { DhcpClientMachine, DhcpClientOptions } from './client';
+import { DhcpServer } from './server';
+import type { DhcpInterfaceConfigurator, DhcpLease, DhcpSocket } from './transport';
+
+/** A DHCP socket: a UDP socket bound to `port` on `device`. */
+export function stackDhcpSocket(stack: Stack, device: string, port: number): DhcpSocket {
+  const sock = stack.udp.bind({ port, iface: device });
+  return {
+    send(data, address, dport) {
+      const r = sock.send(data, dport, address);
+      if (r !== 'sent' && r !== 'queued') throw new Error(`DHCP: UDP send failed: ${r}`);
+    },
+    onMessage(l) {
+      sock.on('message', (data, rinfo) => l(data, { address: rinfo.address, port: rinfo.port }));
+    },
+    close() { sock.close(); },
+  };
+}
+
+interface ResolverLike {
+  readonly servers: readonly Ipv4Address[];
+  setServers(s: readonly Ipv4Address[]): void;
+}
+
+/** Applies leases to one device of a stack. */
+export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
+  private route: Route | null = null;
+  private dnsBefore: readonly Ipv4Address[] | null = null;
+
+  constructor(private readonly stack: Stack, private readonly device: string) {
+    if (!stack.interface(device)) throw new Error(`DHCP: no such device: ${device}`);
+  }
+
+  get mac(): DhcpInterfaceConfigurator['mac'] {
+    return this.stack.interface(this.device)!.mac;
+  }
+
+  apply(lease: DhcpLease, previous: DhcpLease | null): void {
+    const s = this.stack;
+    const cur = s.ipconfig(this.device);
+    if (!previous || !cur || cur.ip !== lease.address || cur.netmask !== lease.prefix) {
+      s.ipconfig(this.device, { ip: lease.address, netmask: lease.prefix, up: true });
+    }
+    this.removeRoute();
+    const gw = lease.routers[0];
+    if (gw !== undefined && gw !== IPV4_ANY) {
+      try {
+        this.route = s.routes.add({ table: 0, source: IPV4_ANY, sourceNetmask: 0, action: 'unicast', device: this.device, destination: gw });
+      } catch {
+        // A default route already exists in table 0 (set by hand): it stays.
+      }
+    }
+    const dns = this.resolver();
+    if (dns && lease.dnsServers.length > 0) {
+      if (this.dnsBefore === null) this.dnsBefore = dns.servers.slice();
+      dns.setServers(lease.dnsServers);
+    }
+  }
+
+  remove(_lease: DhcpLease): void {
+    this.removeRoute();
+    this.stack.ipconfig(this.device, { ip: IPV4_ANY });
+    const dns = this.resolver();
+    if (dns && this.dnsBefore !== null) dns.setServers(this.dnsBefore);
+    this.dnsBefore = null;
+  }
+
+  private removeRoute(): void {
+    const r = this.route;
+    if (r) this.stack.routes.removeWhere((x) => x === r);
+    this.route = null;
+  }
+
+  private resolver(): ResolverLike | null {
+    const d = (this.stack as { dns?: unknown }).dns as ResolverLike | undefined;
+    return d && typeof d.setServers === 'function' ? d : null;
+  }
+}
+
+/** A DHCP client for one device of a stack (clock and Rng from the stack). */
+export class DhcpClient extends DhcpClientMachine {
+  constructor(stack: Stack, device: string, options: Partial<Omit<DhcpClientOptions, 'clock' | 'rng' | 'socket' | 'iface'>> = {}) {
+    const iface = new StackInterfaceConfigurator(stack, device);
+    // The RELEASE is unicast and may wait for ARP: keep the address a moment after it.
+    super({
+      clock: stack.clock, rng: stack.rng, socket: stackDhcpSocket(stack, device, DHCP_CLIENT_PORT), iface, releaseLinger: 2000,
+      ...options,
+    });
+  }
+}
+
+/** Runs `server` on port 67 of `device`. */
+export function serveDhcp(stack: Stack, device: string, server: DhcpServer): DhcpServer {
+  server.listen(stackDhcpSocket(stack, device, DHCP_SERVER_PORT));
+  return server;
+}
