@@ -1,0 +1,102 @@
+/**
+ * A byte ring buffer whose storage is allocated on first use and grown by doubling up to
+ * `maxCapacity`, so idle connections cost no buffer memory. Positions are logical offsets from
+ * the oldest byte; `writeAt` may place bytes past `length` (receive reassembly) as long as they
+ * stay within `maxCapacity`.
+ */
+const MIN_ALLOCATION = 4096;
+
+export class ByteRing {
+  private buf: Uint8Array | null = null;
+  private head = 0;
+  /** Bytes from the head that are valid and contiguous. */
+  length = 0;
+
+  constructor(public maxCapacity: number) {
+    if (!Number.isInteger(maxCapacity) || maxCapacity < 1) throw new RangeError(`buffer size must be a positive integer, got ${maxCapacity}`);
+  }
+
+  /** Bytes currently allocated (0 until first use). */
+  get allocated(): number {
+    return this.buf ? this.buf.length : 0;
+  }
+
+  get free(): number {
+    return this.maxCapacity - this.length;
+  }
+
+  /** Appends up to `free` bytes; returns how many were taken. */
+  append(src: Uint8Array, offset: number, len: number): number {
+    const n = Math.min(len, this.free);
+    if (n <= 0) return 0;
+    this.writeAt(this.length, src, offset, n);
+    this.length += n;
+    return n;
+  }
+
+  /** Stores bytes at logical position `pos` (pos + len <= maxCapacity). Does not change `length`. */
+  writeAt(pos: number, src: Uint8Array, offset: number, len: number): void {
+    if (len <= 0) return;
+    this.ensure(pos + len);
+    const buf = this.buf!;
+    const cap = buf.length;
+    let at = this.head + pos;
+    if (at >= cap) at -= cap;
+    const first = Math.min(len, cap - at);
+    buf.set(src.subarray(offset, offset + first), at);
+    if (first < len) buf.set(src.subarray(offset + first, offset + len), 0);
+  }
+
+  /** Copies `len` bytes starting at logical position `pos` into dst[dstOffset..]. */
+  copyOut(pos: number, dst: Uint8Array, dstOffset: number, len: number): void {
+    if (len <= 0) return;
+    const buf = this.buf!;
+    const cap = buf.length;
+    let at = this.head + pos;
+    if (at >= cap) at -= cap;
+    const first = Math.min(len, cap - at);
+    dst.set(buf.subarray(at, at + first), dstOffset);
+    if (first < len) dst.set(buf.subarray(0, len - first), dstOffset + first);
+  }
+
+  /** Drops `n` bytes from the head. Frees the storage when the ring becomes empty and `release` is set. */
+  consume(n: number, release = false): void {
+    if (n <= 0) return;
+    if (n > this.length) n = this.length;
+    this.length -= n;
+    if (this.buf) {
+      this.head += n;
+      if (this.head >= this.buf.length) this.head -= this.buf.length;
+    }
+    // Bytes past `length` (receive reassembly) stay where they are relative to the head.
+    if (this.length === 0 && release) {
+      this.head = 0;
+      this.buf = null;
+    }
+  }
+
+  /** Frees the storage (the content is lost). */
+  release(): void {
+    this.buf = null;
+    this.head = 0;
+    this.length = 0;
+  }
+
+  private ensure(needed: number): void {
+    if (this.buf && this.buf.length >= needed) return;
+    let size = this.buf ? this.buf.length : MIN_ALLOCATION;
+    while (size < needed) size *= 2;
+    if (size > this.maxCapacity) size = Math.max(this.maxCapacity, needed);
+    const next = new Uint8Array(size);
+    const old = this.buf;
+    if (old) {
+      // Keep everything up to the furthest position that may hold data (reassembly may sit past `length`).
+      const keep = old.length;
+      const first = old.length - this.head;
+      next.set(old.subarray(this.head), 0);
+      if (first < keep) next.set(old.subarray(0, keep - first), first);
+    }
+    this.buf = next;
+    this.head = 0;
+  }
+}

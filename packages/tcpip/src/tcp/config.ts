@@ -1,0 +1,101 @@
+import { CongestionControlFactory, NewReno } from './congestion';
+
+/** Tunables of a TcpLayer (defaults in `DEFAULT_TCP_CONFIG`). Times in milliseconds, sizes in bytes. */
+export interface TcpConfig {
+  /** Per-connection send buffer limit (allocated lazily). */
+  sendBufferSize: number;
+  /** Per-connection receive buffer limit = the largest window we offer (allocated lazily). */
+  receiveBufferSize: number;
+  /** Offer window scaling (RFC 7323) in SYNs. */
+  windowScaling: boolean;
+  /** Offer timestamps (RFC 7323) in SYNs. */
+  timestamps: boolean;
+  /** RFC 6298 initial RTO. */
+  initialRto: number;
+  minRto: number;
+  maxRto: number;
+  /** SYN / SYN-ACK retransmissions before giving up (ETIMEDOUT). */
+  synRetries: number;
+  /** Data retransmissions before giving up (ETIMEDOUT), like Linux tcp_retries2. */
+  maxRetries: number;
+  /** Abort when sent data stays unacknowledged this long (0: off; RFC 5482 / TCP_USER_TIMEOUT). */
+  userTimeout: number;
+  /** TIME-WAIT duration (2*MSL). */
+  timeWait: number;
+  /** How long an orphaned connection may sit in FIN-WAIT-2. */
+  finWait2Timeout: number;
+  /** Longest delay of an ACK (0 disables delayed ACKs). */
+  delayedAck: number;
+  keepAliveIdle: number;
+  keepAliveInterval: number;
+  keepAliveProbes: number;
+  /** Disable Nagle by default (per socket: setNoDelay). */
+  noDelay: boolean;
+  /** Half-open connections per listener. */
+  synQueueLength: number;
+  /** Default accept queue length (listen backlog). */
+  backlog: number;
+  /** RFC 5961 challenge ACKs per second, for the whole layer. */
+  challengeAckLimit: number;
+  /** Ephemeral port range (inclusive). */
+  ephemeralPortMin: number;
+  ephemeralPortMax: number;
+  /** Initial congestion window in segments (RFC 6928). */
+  initialWindow: number;
+  congestionControl: CongestionControlFactory;
+  /** MSS assumed when the peer sends no MSS option (RFC 9293: 536). */
+  defaultMss: number;
+  /** Verify TCP checksums here (IP already does per DESIGN.md; for hosts that do not). */
+  verifyChecksums: boolean;
+  /** TTL of our segments (undefined: the IP layer's default). */
+  ttl?: number;
+}
+
+export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
+  sendBufferSize: 256 * 1024,
+  receiveBufferSize: 256 * 1024,
+  windowScaling: true,
+  timestamps: true,
+  initialRto: 1000,
+  minRto: 200,
+  maxRto: 120_000,
+  synRetries: 6,
+  maxRetries: 15,
+  userTimeout: 0,
+  timeWait: 60_000,
+  finWait2Timeout: 60_000,
+  delayedAck: 40,
+  keepAliveIdle: 7_200_000,
+  keepAliveInterval: 75_000,
+  keepAliveProbes: 9,
+  noDelay: false,
+  synQueueLength: 128,
+  backlog: 511,
+  challengeAckLimit: 1000,
+  ephemeralPortMin: 49152,
+  ephemeralPortMax: 65535,
+  initialWindow: 10,
+  congestionControl: () => new NewReno(10),
+  defaultMss: 536,
+  verifyChecksums: false,
+});
+
+export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
+  const c: TcpConfig = { ...DEFAULT_TCP_CONFIG, ...partial };
+  if (partial.initialWindow !== undefined && partial.congestionControl === undefined) {
+    const iw = partial.initialWindow;
+    c.congestionControl = () => new NewReno(iw);
+  }
+  for (const k of ['sendBufferSize', 'receiveBufferSize'] as const) {
+    if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
+  }
+  for (const k of ['initialRto', 'minRto', 'maxRto', 'timeWait', 'finWait2Timeout', 'delayedAck', 'userTimeout',
+    'keepAliveIdle', 'keepAliveInterval'] as const) {
+    if (!(c[k] >= 0) || !Number.isFinite(c[k])) throw new RangeError(`TcpConfig.${k} must be a finite number >= 0, got ${c[k]}`);
+  }
+  if (c.minRto > c.maxRto) throw new RangeError('TcpConfig.minRto must not exceed maxRto');
+  if (!(c.ephemeralPortMin >= 1 && c.ephemeralPortMin <= c.ephemeralPortMax && c.ephemeralPortMax <= 65535)) {
+    throw new RangeError('TcpConfig: bad ephemeral port range');
+  }
+  return c;
+}

@@ -1,0 +1,1248 @@
+/**
+ * One TCP connection: the RFC 9293 state machine, sans IO. Segments come in through
+ * `segmentArrives`, time through `onTimer`, user calls through write/read/shutdown/abort; segments
+ * go out through the `TcpConnectionIo` the layer provides, and user-visible happenings go to the
+ * `TcpConnectionEvents` handler (called synchronously; sockets defer them).
+ *
+ * Implemented: RFC 9293 (all states, simultaneous open/close, half-close), RFC 5961 (challenge
+ * ACKs, RST/SYN/ACK checks), RFC 6298 (RTO, Karn, backoff), RFC 5681 + 6582 (fast retransmit,
+ * NewReno recovery, via the CongestionControl interface), RFC 7323 (window scale, timestamps,
+ * PAWS), RFC 9293 3.8.6 (sender and receiver SWS avoidance, Nagle, delayed ACKs, zero-window
+ * probes), keepalive, user timeout.
+ */
+import { ByteRing } from './byte-ring';
+import type { TcpConfig } from './config';
+import type { CongestionControl } from './congestion';
+import { TcpError, TcpErrorCode } from './errors';
+import { RttEstimator } from './rtt';
+import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
+import type { HeapItem } from './timer-heap';
+import {
+  TCP_ACK, TCP_FIN, TCP_MAX_WSCALE, TCP_PSH, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
+} from '../wire/tcp';
+import type { Ipv4Address } from '../wire/ipv4-address';
+
+export type TcpState = 'CLOSED' | 'LISTEN' | 'SYN-SENT' | 'SYN-RECEIVED' | 'ESTABLISHED' | 'FIN-WAIT-1' | 'FIN-WAIT-2'
+  | 'CLOSE-WAIT' | 'CLOSING' | 'LAST-ACK' | 'TIME-WAIT';
+
+/** What a connection needs from its layer. */
+export interface TcpConnectionIo {
+  readonly config: TcpConfig;
+  /**
+   * Sends one segment of `conn`: payload is conn.sendBuffer[dataPos, dataPos+dataLen).
+   * Returns false when IP could not take it (no route etc.).
+   */
+  transmit(conn: TcpConnection, flags: number, seqNo: SeqNum, ackNo: SeqNum, window: number,
+    options: TcpOptionSet | null, dataPos: number, dataLen: number): boolean;
+  /** RFC 5961 section 7 rate limit. */
+  challengeAckAllowed(now: number): boolean;
+  /** A passive connection reached ESTABLISHED (accept queue). */
+  established(conn: TcpConnection): void;
+  /** The connection reached CLOSED: forget it. */
+  closed(conn: TcpConnection): void;
+  /** The connection's deadline may have changed. */
+  reschedule(conn: TcpConnection): void;
+  readonly counters: TcpCounters;
+}
+
+export interface TcpCounters {
+  segmentsIn: number;
+  segmentsOut: number;
+  retransmits: number;
+  fastRetransmits: number;
+  timeouts: number;
+  challengeAcks: number;
+  rstIn: number;
+  rstOut: number;
+  pawsDrops: number;
+  outOfWindow: number;
+  zeroWindowProbes: number;
+  keepAliveProbes: number;
+  dupAcks: number;
+  oooSegments: number;
+}
+
+/** User-visible happenings. Called synchronously from inside the stack: do not re-enter it. */
+export interface TcpConnectionEvents {
+  /** Reached ESTABLISHED. */
+  onConnect?(): void;
+  /** New in-order data can be read. */
+  onData?(): void;
+  /** Space was freed in the send buffer. */
+  onWritable?(): void;
+  /** The peer's FIN arrived in order: after the buffered data, there is no more. */
+  onEnd?(): void;
+  /** Idle timer (setTimeout) expired. */
+  onTimeout?(): void;
+  /** The connection is gone: `error` is null for a normal close or a local abort. */
+  onClose?(error: TcpError | null): void;
+}
+
+const MAX_OOO_RANGES = 64;
+const PERSIST_MIN = 200;
+const PERSIST_MAX = 60_000;
+
+export class TcpConnection implements HeapItem {
+  deadline = Infinity;
+  heapIndex = -1;
+  /** Demux bucket key and linked state, owned by the layer. */
+  demuxKey = 0;
+  state: TcpState = 'CLOSED';
+  events: TcpConnectionEvents | null = null;
+  /** The listener a passive connection came from (until accepted). */
+  listener: unknown = null;
+  /** Opened by a listener (a failed handshake goes back to LISTEN quietly). */
+  passive = false;
+  /** The peer offered window scaling in its SYN. */
+  private peerWscale = false;
+  /** No user holds this connection any more (closed socket): it finishes on its own. */
+  orphaned = false;
+  error: TcpError | null = null;
+  /** Last soft error (ICMP) reported if the connection later times out. */
+  softError: TcpErrorCode | null = null;
+
+  // --- send sequence space
+  iss = seq(0);
+  sndUna = seq(0);
+  sndNxt = seq(0);
+  /** Highest sequence number sent + 1 (sndNxt rewinds on timeout, sndMax does not). */
+  sndMax = seq(0);
+  /** Send window in bytes (scaled). */
+  sndWnd = 0;
+  sndWl1 = seq(0);
+  sndWl2 = seq(0);
+  maxSndWnd = 0;
+  /** Sequence number of sendBuffer's first byte. */
+  bufSeq = seq(0);
+  finQueued = false;
+  finSeq = seq(0);
+  readonly sendBuffer: ByteRing;
+
+  // --- receive sequence space
+  irs = seq(0);
+  rcvNxt = seq(0);
+  /** Right edge of the window we advertised. */
+  rcvAdv = seq(0);
+  readonly receiveBuffer: ByteRing;
+  /** Out-of-order ranges [start, end) as sequence numbers, sorted. */
+  private ooo: number[] = [];
+  private pendingFinSeq = -1;
+  /** The peer's FIN has been received in order. */
+  finReceived = false;
+
+  // --- options
+  sndWscale = 0;
+  rcvWscale = 0;
+  /** Our MSS as advertised. */
+  advMss = 536;
+  /** The peer's MSS option (or the default). */
+  peerMss = 536;
+  /** Largest payload we send (peer MSS, path MTU and option space). */
+  effMss = 536;
+  /** Estimate of the peer's segment size (for delayed-ACK counting). */
+  private rcvMss = 536;
+  tsEnabled = false;
+  private tsRecent = 0;
+  private tsOffset = 0;
+  private lastAckSent = seq(0);
+  private wantWscale = false;
+  private wantTs = false;
+  pathMtu = 1500;
+  /** The NIC fills in our checksums (set by the layer from the route's interface). */
+  txChecksumOffload = false;
+
+  // --- timers (absolute times, Infinity when off)
+  private rtxAt = Infinity;
+  private persist = false;
+  private persistBackoff = 0;
+  private delackAt = Infinity;
+  private keepaliveAt = Infinity;
+  private closeAt = Infinity;
+  private idleAt = Infinity;
+  retries = 0;
+  private progressAt = 0;
+  private keepProbes = 0;
+  keepAlive = false;
+  keepAliveIdle: number;
+  idleTimeout = 0;
+  noDelay: boolean;
+
+  readonly rtt: RttEstimator;
+  private rttTiming = false;
+  private rttSeq = seq(0);
+  private rttTime = 0;
+  cc: CongestionControl;
+  dupAcks = 0;
+  inRecovery = false;
+  private recoverPoint = seq(0);
+  private inflation = 0;
+
+  private unackedBytes = 0;
+  private ackNow = false;
+  private readonly opts = new TcpOptionSet();
+
+  /** Counters of this connection. */
+  bytesSent = 0;
+  bytesReceived = 0;
+  retransmitCount = 0;
+
+  constructor(
+    private readonly io: TcpConnectionIo,
+    readonly localAddress: Ipv4Address,
+    readonly localPort: number,
+    readonly remoteAddress: Ipv4Address,
+    readonly remotePort: number,
+    private readonly nowFn: () => number,
+  ) {
+    const c = io.config;
+    this.sendBuffer = new ByteRing(c.sendBufferSize);
+    this.receiveBuffer = new ByteRing(c.receiveBufferSize);
+    this.rtt = new RttEstimator(c.initialRto, c.minRto, c.maxRto);
+    this.cc = c.congestionControl();
+    this.noDelay = c.noDelay;
+    this.keepAliveIdle = c.keepAliveIdle;
+    this.wantWscale = c.windowScaling;
+    this.wantTs = c.timestamps;
+  }
+
+  // ------------------------------------------------------------------ opening
+
+  /** Active open: sends a SYN and enters SYN-SENT. */
+  openActive(iss: SeqNum, advMss: number, tsOffset: number): void {
+    const now = this.nowFn();
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.bufSeq = seqAdd(iss, 1);
+    this.recoverPoint = iss;
+    this.advMss = advMss;
+    this.tsOffset = tsOffset;
+    this.rcvWscale = this.wantWscale ? wscaleFor(this.receiveBuffer.maxCapacity) : 0;
+    this.state = 'SYN-SENT';
+    this.sendSyn(now);
+    this.sndNxt = seqAdd(iss, 1);
+    this.sndMax = this.sndNxt;
+    this.rtxAt = now + this.rtt.rto;
+    this.progressAt = now;
+    this.io.reschedule(this);
+  }
+
+  /** Passive open from a listener: `syn` is the peer's SYN; sends a SYN-ACK, enters SYN-RECEIVED. */
+  openPassive(syn: TcpSegmentView, iss: SeqNum, advMss: number, tsOffset: number): void {
+    const now = this.nowFn();
+    this.iss = iss;
+    this.sndUna = iss;
+    this.sndNxt = iss;
+    this.sndMax = iss;
+    this.bufSeq = seqAdd(iss, 1);
+    this.recoverPoint = iss;
+    this.advMss = advMss;
+    this.tsOffset = tsOffset;
+    this.irs = seq(syn.seq);
+    this.rcvNxt = seqAdd(this.irs, 1);
+    this.takeSynOptions(syn);
+    this.sndWnd = syn.window; // never scaled in a SYN
+    this.maxSndWnd = this.sndWnd;
+    this.sndWl1 = this.irs;
+    this.state = 'SYN-RECEIVED';
+    this.sendSyn(now);
+    this.sndNxt = seqAdd(iss, 1);
+    this.sndMax = this.sndNxt;
+    this.rtxAt = now + this.rtt.rto;
+    this.progressAt = now;
+    this.io.reschedule(this);
+  }
+
+  private takeSynOptions(syn: TcpSegmentView): void {
+    this.peerMss = syn.mss > 0 ? syn.mss : this.io.config.defaultMss;
+    if (this.wantWscale && syn.wscale >= 0) {
+      this.peerWscale = true;
+      this.sndWscale = Math.min(syn.wscale, TCP_MAX_WSCALE);
+      if (this.state !== 'SYN-SENT') this.rcvWscale = wscaleFor(this.receiveBuffer.maxCapacity);
+    } else {
+      this.peerWscale = false;
+      this.sndWscale = 0;
+      this.rcvWscale = 0;
+    }
+    if (this.wantTs && syn.hasTimestamp) {
+      this.tsEnabled = true;
+      this.tsRecent = syn.tsVal;
+    } else {
+      this.tsEnabled = false;
+    }
+    this.updateEffMss();
+  }
+
+  private updateEffMss(): void {
+    const mtuMss = this.pathMtu - 40;
+    let mss = Math.min(this.peerMss, mtuMss);
+    if (this.tsEnabled) mss -= 12;
+    if (mss < 64) mss = 64; // guard against absurd MSS options
+    if (mss !== this.effMss) {
+      this.effMss = mss;
+      this.cc.setMss(mss);
+    }
+    this.rcvMss = Math.min(this.rcvMss, this.advMss);
+  }
+
+  /** The path MTU changed (ICMP fragmentation needed, or a route change). */
+  setPathMtu(mtu: number): void {
+    if (!(mtu >= 68) || mtu === this.pathMtu) return;
+    const shrank = mtu < this.pathMtu;
+    this.pathMtu = mtu;
+    this.updateEffMss();
+    if (shrank && this.isSynchronized() && seqGt(this.sndMax, this.sndUna)) {
+      // Resend what is outstanding in smaller segments (RFC 1191 "fast retransmit" after PMTU drop).
+      this.sndNxt = this.sndUna;
+      this.rttTiming = false;
+      this.output(this.nowFn());
+      this.io.reschedule(this);
+    }
+  }
+
+  // ------------------------------------------------------------------ user calls
+
+  /** Buffers data for sending; returns the bytes taken (less than `len` when the buffer is full). */
+  write(src: Uint8Array, offset = 0, len = src.length - offset): number {
+    if (this.finQueued || !this.canQueueData()) return 0;
+    const n = this.sendBuffer.append(src, offset, len);
+    if (n > 0) {
+      const now = this.nowFn();
+      this.touchIdle(now);
+      if (this.isSynchronized()) {
+        if (this.sndUna === this.sndMax) this.progressAt = now;
+        this.output(now);
+      }
+      this.io.reschedule(this);
+    }
+    return n;
+  }
+
+  /** Free space in the send buffer. */
+  get writableSpace(): number {
+    return this.canQueueData() && !this.finQueued ? this.sendBuffer.free : 0;
+  }
+
+  /** Bytes readable in order. */
+  get readableLength(): number {
+    return this.receiveBuffer.length;
+  }
+
+  /** Copies up to `len` in-order bytes to dst and frees them (which may open the window). */
+  read(dst: Uint8Array, offset = 0, len = dst.length - offset): number {
+    const n = Math.min(len, this.receiveBuffer.length);
+    if (n <= 0) return 0;
+    this.receiveBuffer.copyOut(0, dst, offset, n);
+    this.consumeReceived(n);
+    return n;
+  }
+
+  /** Reads up to `max` bytes into a new Buffer (null if none). */
+  readBuffer(max = Infinity): Buffer | null {
+    const n = Math.min(max, this.receiveBuffer.length);
+    if (n <= 0) return null;
+    const b = Buffer.allocUnsafe(n);
+    this.receiveBuffer.copyOut(0, b, 0, n);
+    this.consumeReceived(n);
+    return b;
+  }
+
+  private consumeReceived(n: number): void {
+    const rb = this.receiveBuffer;
+    rb.consume(n, this.ooo.length === 0 && this.finReceived);
+    const now = this.nowFn();
+    this.touchIdle(now);
+    if (!this.isSynchronized() || this.finReceived) return;
+    // Window update when the window opened by enough to matter (receiver SWS avoidance).
+    const cur = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+    if (rb.free >= 2 * cur && rb.free - cur >= Math.min(rb.maxCapacity >>> 1, 2 * this.advMss)) {
+      this.ackNow = true;
+      this.output(now);
+      this.io.reschedule(this);
+    }
+  }
+
+  /** Half-close: a FIN follows the buffered data. */
+  shutdown(): void {
+    if (this.finQueued) return;
+    switch (this.state) {
+      case 'SYN-SENT':
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+      case 'CLOSE-WAIT':
+        break;
+      default:
+        return;
+    }
+    this.finQueued = true;
+    this.finSeq = seqAdd(this.bufSeq, this.sendBuffer.length);
+    if (this.state === 'ESTABLISHED') this.state = 'FIN-WAIT-1';
+    else if (this.state === 'CLOSE-WAIT') this.state = 'LAST-ACK';
+    // SYN states move on at establishment.
+    if (this.isSynchronized()) {
+      const now = this.nowFn();
+      this.output(now);
+      this.io.reschedule(this);
+    }
+  }
+
+  /**
+   * The user is done with the connection (socket destroyed). With unread or still-arriving data,
+   * that is an abort (RFC 9293 / Linux: RST); otherwise the connection closes gracefully on its own.
+   */
+  close(): void {
+    if (this.state === 'CLOSED') return;
+    this.orphaned = true;
+    this.events = null;
+    if (this.state === 'SYN-SENT') { this.finish(null); return; }
+    if (this.receiveBuffer.length > 0 || (!this.finReceived && this.state !== 'TIME-WAIT' && !this.finQueued)) {
+      this.abort();
+      return;
+    }
+    if (!this.finQueued && !this.finReceived) this.shutdown();
+    if (this.state === 'CLOSE-WAIT') this.shutdown();
+    if (this.state === 'FIN-WAIT-2') this.closeAt = this.nowFn() + this.io.config.finWait2Timeout;
+    this.io.reschedule(this);
+  }
+
+  /** Abort: RST to the peer (from a synchronized state) and CLOSED. */
+  abort(): void {
+    if (this.state === 'CLOSED') return;
+    if (this.isSynchronized() && this.state !== 'TIME-WAIT') this.sendRst(this.sndNxt, true);
+    this.finish(null);
+  }
+
+  setNoDelay(on: boolean): void {
+    this.noDelay = on;
+    if (on && this.isSynchronized()) {
+      this.output(this.nowFn());
+      this.io.reschedule(this);
+    }
+  }
+
+  setKeepAlive(on: boolean, idle?: number): void {
+    this.keepAlive = on;
+    if (idle !== undefined && idle > 0) this.keepAliveIdle = idle;
+    this.keepProbes = 0;
+    this.keepaliveAt = on && this.isSynchronized() ? this.nowFn() + this.keepAliveIdle : Infinity;
+    this.io.reschedule(this);
+  }
+
+  /** Idle timeout (socket.setTimeout): onTimeout after `ms` without activity; 0 disables. */
+  setIdleTimeout(ms: number): void {
+    this.idleTimeout = ms;
+    this.idleAt = ms > 0 ? this.nowFn() + ms : Infinity;
+    this.io.reschedule(this);
+  }
+
+  private touchIdle(now: number): void {
+    if (this.idleTimeout > 0) this.idleAt = now + this.idleTimeout;
+  }
+
+  isClosed(): boolean {
+    return this.state === 'CLOSED';
+  }
+
+  isSynchronized(): boolean {
+    const s = this.state;
+    return s !== 'CLOSED' && s !== 'LISTEN' && s !== 'SYN-SENT' && s !== 'SYN-RECEIVED';
+  }
+
+  private canQueueData(): boolean {
+    const s = this.state;
+    return s === 'SYN-SENT' || s === 'SYN-RECEIVED' || s === 'ESTABLISHED' || s === 'CLOSE-WAIT';
+  }
+
+  /** Bytes sent but not acknowledged. */
+  get flightSize(): number {
+    return seqDiff(this.sndNxt, this.sndUna);
+  }
+
+  get cwnd(): number {
+    return this.cc.cwnd + this.inflation;
+  }
+
+  // ------------------------------------------------------------------ segment arrival
+
+  /** RFC 9293 3.10.7: a segment for this connection. `buf` holds the payload at seg.payloadOffset. */
+  segmentArrives(seg: TcpSegmentView, buf: Uint8Array): void {
+    const now = this.nowFn();
+    this.io.counters.segmentsIn++;
+    if (this.state === 'SYN-SENT') this.synSentArrives(seg, buf, now);
+    else if (this.state !== 'CLOSED') this.otherArrives(seg, buf, now);
+    if (this.state !== 'CLOSED') this.io.reschedule(this);
+  }
+
+  private synSentArrives(seg: TcpSegmentView, buf: Uint8Array, now: number): void {
+    const flags = seg.flags;
+    const ack = seq(seg.ack);
+    if (flags & TCP_ACK) {
+      if (seqLe(ack, this.iss) || seqGt(ack, this.sndMax)) {
+        if (!(flags & TCP_RST)) this.sendRstTo(ack, 0, false);
+        return;
+      }
+    }
+    if (flags & TCP_RST) {
+      this.io.counters.rstIn++;
+      // RFC 5961 3.2: only an RST acknowledging our SYN is believed.
+      if (flags & TCP_ACK) this.finish(new TcpError('ECONNREFUSED'));
+      return;
+    }
+    if (!(flags & TCP_SYN)) return;
+    this.irs = seq(seg.seq);
+    this.rcvNxt = seqAdd(this.irs, 1);
+    this.takeSynOptions(seg);
+    if (this.tsEnabled) this.tsRecent = seg.tsVal;
+    if (flags & TCP_ACK) {
+      this.sndUna = ack;
+      this.sndWnd = seg.window << this.sndWscale;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = this.irs;
+      this.sndWl2 = ack;
+      if (this.tsEnabled && seg.tsEcr !== 0) this.rtt.sample(this.tsDiff(seg.tsEcr));
+      else if (this.retries === 0) this.rtt.sample(now - this.progressAt);
+      this.rtxAt = Infinity;
+      this.retries = 0;
+      this.rcvAdv = this.rcvNxt;
+      this.establish(now);
+      // Data riding on the SYN-ACK.
+      if (seg.payloadLength > 0) this.acceptData(seq(seg.seq + 1), buf, seg.payloadOffset, seg.payloadLength, now);
+      this.ackNow = true;
+      if (flags & TCP_FIN && seg.payloadLength === 0) this.processFin(seqAdd(this.irs, 1), now);
+      this.output(now);
+    } else {
+      // Simultaneous open (RFC 9293 figure 7).
+      this.state = 'SYN-RECEIVED';
+      this.sndWnd = seg.window;
+      this.maxSndWnd = this.sndWnd;
+      this.sndWl1 = this.irs;
+      this.sndNxt = this.iss;
+      this.sendSyn(now);
+      this.sndNxt = seqAdd(this.iss, 1);
+      this.rtxAt = now + this.rtt.rto;
+    }
+  }
+
+  private otherArrives(seg: TcpSegmentView, buf: Uint8Array, now: number): void {
+    const flags = seg.flags;
+    let segSeq = seq(seg.seq);
+    let syn = (flags & TCP_SYN) !== 0;
+    let fin = (flags & TCP_FIN) !== 0;
+    let dataOff = seg.payloadOffset;
+    let dataLen = seg.payloadLength;
+    const counters = this.io.counters;
+
+    if (this.state === 'SYN-RECEIVED' && syn && segSeq === this.irs) {
+      if (!(flags & TCP_ACK) && !(flags & TCP_RST)) {
+        // The peer retransmitted its SYN: our SYN-ACK was lost.
+        this.sendSyn(now);
+        return;
+      }
+      // Simultaneous open: the peer's SYN-ACK; its SYN is old news, its ACK is what matters.
+      if ((flags & TCP_ACK) && !(flags & TCP_RST)) { syn = false; segSeq = seqAdd(segSeq, 1); }
+    }
+
+    // RFC 7323 PAWS.
+    if (this.tsEnabled && seg.hasTimestamp && !(flags & TCP_RST) && this.tsRecent !== 0 &&
+        ((seg.tsVal - this.tsRecent) | 0) < 0) {
+      counters.pawsDrops++;
+      this.sendAck(now);
+      return;
+    }
+
+    // Sequence acceptability (RFC 9293 3.10.7.4 first check).
+    const rcvWnd = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+    const segLen = dataLen + (syn ? 1 : 0) + (fin ? 1 : 0);
+    let acceptable: boolean;
+    if (segLen === 0) {
+      acceptable = rcvWnd === 0 ? segSeq === this.rcvNxt : inWindow(segSeq, this.rcvNxt, rcvWnd);
+    } else if (rcvWnd === 0) {
+      acceptable = false;
+    } else {
+      acceptable = inWindow(segSeq, this.rcvNxt, rcvWnd) || inWindow(seqAdd(segSeq, segLen - 1), this.rcvNxt, rcvWnd);
+    }
+    // A zero window still takes ACKs (and RSTs) at RCV.NXT; the data is dropped.
+    let zeroWindowAckOnly = false;
+    if (!acceptable && rcvWnd === 0 && segSeq === this.rcvNxt) {
+      zeroWindowAckOnly = true;
+    }
+    if (!acceptable && !zeroWindowAckOnly) {
+      counters.outOfWindow++;
+      if (!(flags & TCP_RST)) {
+        if (this.state === 'TIME-WAIT' && fin) this.closeAt = now + this.io.config.timeWait;
+        this.sendAck(now);
+      }
+      return;
+    }
+
+    // RST (RFC 5961 3.2).
+    if (flags & TCP_RST) {
+      counters.rstIn++;
+      if (segSeq !== this.rcvNxt) {
+        this.challengeAck(now);
+        return;
+      }
+      switch (this.state) {
+        case 'SYN-RECEIVED':
+          this.finish(this.passive ? null : new TcpError('ECONNREFUSED'));
+          return;
+        case 'ESTABLISHED': case 'FIN-WAIT-1': case 'FIN-WAIT-2': case 'CLOSE-WAIT':
+          this.finish(new TcpError('ECONNRESET'));
+          return;
+        default:
+          this.finish(null);
+          return;
+      }
+    }
+
+    // SYN in a synchronized state (RFC 5961 4.2): challenge ACK, whatever the sequence number.
+    if (syn) {
+      if (this.state === 'SYN-RECEIVED' && this.passive) {
+        // RFC 9293: a passive connection goes back to LISTEN.
+        this.finish(null);
+        return;
+      }
+      this.challengeAck(now);
+      return;
+    }
+
+    if (!(flags & TCP_ACK)) return;
+
+    // Keepalive bookkeeping: anything acceptable from the peer shows it is alive.
+    this.keepProbes = 0;
+    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
+
+    // Timestamps: RFC 7323 4.3 (update TS.Recent if the segment covers Last.ACK.sent).
+    if (this.tsEnabled && seg.hasTimestamp && seqLe(segSeq, this.lastAckSent)) {
+      this.tsRecent = seg.tsVal;
+    }
+
+    const ack = seq(seg.ack);
+    if (this.state === 'SYN-RECEIVED') {
+      if (seqLt(this.sndUna, ack) && seqLe(ack, this.sndMax)) {
+        this.sndWnd = seg.window << this.sndWscale;
+        this.maxSndWnd = Math.max(this.maxSndWnd, this.sndWnd);
+        this.sndWl1 = segSeq;
+        this.sndWl2 = ack;
+        if (this.retries === 0) this.rtt.sample(now - this.progressAt);
+        this.establish(now);
+      } else {
+        this.sendRstTo(ack, 0, false);
+        return;
+      }
+    }
+
+    // RFC 5961 5.2: ACKs outside [SND.UNA - MAX.SND.WND, SND.NXT] get an ACK and are dropped.
+    if (seqGt(ack, this.sndMax) || seqLt(ack, seqAdd(this.sndUna, -Math.max(this.maxSndWnd, 1)))) {
+      counters.outOfWindow++;
+      this.challengeAck(now);
+      return;
+    }
+
+    const segWnd = seg.window << this.sndWscale;
+    if (seqGt(ack, this.sndUna)) {
+      this.newAck(ack, seg, now);
+    } else if (ack === this.sndUna && dataLen === 0 && !fin && segWnd === this.sndWnd && segWnd > 0 && !this.persist &&
+        seqGt(this.sndMax, this.sndUna)) {
+      this.dupAck(now);
+    }
+    // Window update (RFC 9293 3.10.7.4 fifth check).
+    if (seqLt(this.sndWl1, segSeq) || (this.sndWl1 === segSeq && seqLe(this.sndWl2, ack))) {
+      this.sndWnd = segWnd;
+      this.sndWl1 = segSeq;
+      this.sndWl2 = ack;
+      if (segWnd > this.maxSndWnd) this.maxSndWnd = segWnd;
+      if (segWnd > 0 && this.persist) {
+        this.persist = false;
+        this.persistBackoff = 0;
+        this.rtxAt = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : Infinity;
+      }
+    }
+    if (this.state === 'CLOSED') return; // finished by the ACK (LAST-ACK)
+
+    if (this.state === 'TIME-WAIT') {
+      // Only a retransmitted FIN matters here: acknowledge it and restart 2MSL.
+      if (fin) {
+        this.closeAt = now + this.io.config.timeWait;
+        this.sendAck(now);
+      }
+      return;
+    }
+
+    // Trim to the window: data already received, and data beyond the buffer.
+    if (zeroWindowAckOnly) {
+      if (dataLen > 0 || fin) this.ackNow = true;
+      dataLen = 0;
+      fin = false;
+    } else {
+      const before = seqDiff(this.rcvNxt, segSeq);
+      if (before > 0) {
+        if (before >= dataLen) {
+          // All data is old. A FIN exactly at RCV.NXT survives; one before it was already received.
+          if (before > dataLen) fin = false;
+          if (dataLen > 0 || before > dataLen) this.ackNow = true;
+          dataOff += dataLen;
+          dataLen = 0;
+        } else {
+          dataOff += before;
+          dataLen -= before;
+          this.ackNow = true;
+        }
+        segSeq = this.rcvNxt;
+      }
+      const room = this.receiveBuffer.free - Math.max(0, seqDiff(segSeq, this.rcvNxt));
+      if (dataLen > room) {
+        dataLen = Math.max(0, room);
+        fin = false;
+        this.ackNow = true;
+      }
+    }
+
+    // Text.
+    if (dataLen > 0) {
+      switch (this.state) {
+        case 'ESTABLISHED': case 'FIN-WAIT-1': case 'FIN-WAIT-2':
+          if (this.orphaned) {
+            // Data for a closed socket: nobody will read it (RFC 9293 3.10.7.4 / Linux): reset.
+            this.sendRst(this.sndNxt, true);
+            this.finish(null);
+            return;
+          }
+          if (seg.payloadLength > this.rcvMss) this.rcvMss = Math.min(seg.payloadLength, this.advMss);
+          this.acceptData(segSeq, buf, dataOff, dataLen, now);
+          break;
+        default:
+          break; // after the peer's FIN: ignore
+      }
+    }
+
+    // FIN.
+    if (fin) {
+      const finSeq = seqAdd(segSeq, dataLen);
+      if (finSeq === this.rcvNxt) this.processFin(finSeq, now);
+      else if (seqGt(finSeq, this.rcvNxt)) this.pendingFinSeq = finSeq;
+    }
+
+    if (!this.isClosed()) this.output(now);
+  }
+
+  private newAck(ack: SeqNum, seg: TcpSegmentView, now: number): void {
+    const flightBefore = seqDiff(this.sndMax, this.sndUna);
+    const acked = seqDiff(ack, this.sndUna);
+    // Data bytes acknowledged leave the send buffer.
+    const dataEnd = seqAdd(this.bufSeq, this.sendBuffer.length);
+    const dataAcked = Math.max(0, seqDiff(seqMin(ack, dataEnd), this.bufSeq));
+    if (dataAcked > 0) {
+      this.sendBuffer.consume(dataAcked);
+      this.bufSeq = seqAdd(this.bufSeq, dataAcked);
+    }
+    this.sndUna = ack;
+    if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    this.retries = 0;
+    this.progressAt = now;
+    this.persistBackoff = 0;
+    this.softError = null;
+
+    // RTT: timestamps when available (RFC 7323 4.1), otherwise one timed segment (Karn's rule).
+    let sample = -1;
+    if (this.tsEnabled && seg.hasTimestamp && seg.tsEcr !== 0) {
+      sample = this.tsDiff(seg.tsEcr);
+      this.rttTiming = false;
+    } else if (this.rttTiming && seqGe(ack, this.rttSeq)) {
+      sample = now - this.rttTime;
+      this.rttTiming = false;
+    }
+    if (sample >= 0) this.rtt.sample(sample);
+
+    // Congestion control and NewReno recovery (RFC 6582).
+    if (this.inRecovery) {
+      if (seqGe(ack, this.recoverPoint)) {
+        this.inRecovery = false;
+        this.inflation = 0;
+        this.dupAcks = 0;
+        this.cc.onRecoveryExit(seqDiff(this.sndMax, this.sndUna), now);
+      } else {
+        // Partial ACK: the next hole is lost too.
+        this.retransmitAt(this.sndUna, now);
+        this.inflation = Math.max(0, this.inflation - acked + (acked >= this.effMss ? this.effMss : 0));
+      }
+    } else {
+      this.dupAcks = 0;
+      this.cc.onAck(acked, flightBefore, now, sample);
+    }
+
+    // Retransmission timer (RFC 6298 5.2, 5.3).
+    if (this.sndUna === this.sndMax) this.rtxAt = Infinity;
+    else this.rtxAt = now + this.rtt.rto;
+    this.persist = false;
+
+    const finAcked = this.finQueued && seqGt(ack, this.finSeq);
+    if (finAcked) {
+      switch (this.state) {
+        case 'FIN-WAIT-1':
+          this.state = 'FIN-WAIT-2';
+          if (this.orphaned) this.closeAt = now + this.io.config.finWait2Timeout;
+          break;
+        case 'CLOSING':
+          this.enterTimeWait(now);
+          break;
+        case 'LAST-ACK':
+          this.finish(null);
+          return;
+        default:
+          break;
+      }
+    }
+    if (dataAcked > 0 && this.events?.onWritable && !this.finQueued) this.events.onWritable();
+  }
+
+  private dupAck(now: number): void {
+    this.io.counters.dupAcks++;
+    this.dupAcks++;
+    if (this.inRecovery) {
+      this.inflation += this.effMss;
+      return;
+    }
+    if (this.dupAcks === 3 && seqGe(this.sndUna, this.recoverPoint)) {
+      // Fast retransmit (RFC 5681 3.2, RFC 6582 3.2 step 2).
+      this.io.counters.fastRetransmits++;
+      this.cc.onCongestionEvent(seqDiff(this.sndMax, this.sndUna), now);
+      this.inRecovery = true;
+      this.recoverPoint = this.sndMax;
+      this.inflation = 3 * this.effMss;
+      this.retransmitAt(this.sndUna, now);
+      this.rtxAt = now + this.rtt.rto;
+    }
+  }
+
+  private acceptData(segSeq: SeqNum, buf: Uint8Array, off: number, len: number, now: number): void {
+    const rb = this.receiveBuffer;
+    const offset = seqDiff(segSeq, this.rcvNxt);
+    if (offset < 0 || offset + len > rb.free) return;
+    if (offset === 0) {
+      rb.writeAt(rb.length, buf, off, len);
+      rb.length += len;
+      this.rcvNxt = seqAdd(this.rcvNxt, len);
+      let filledHole = false;
+      while (this.ooo.length > 0 && seqLe(this.ooo[0] as SeqNum, this.rcvNxt)) {
+        const end = this.ooo[1] as SeqNum;
+        if (seqGt(end, this.rcvNxt)) {
+          rb.length += seqDiff(end, this.rcvNxt);
+          this.rcvNxt = end;
+        }
+        this.ooo.splice(0, 2);
+        filledHole = true;
+      }
+      this.bytesReceived += len;
+      this.unackedBytes += len;
+      if (filledHole || this.ooo.length > 0) this.ackNow = true; // RFC 5681 4.2: ACK at once while reordering
+      else if (this.unackedBytes >= 2 * this.rcvMss || this.io.config.delayedAck === 0) this.ackNow = true;
+      else if (this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
+      if (this.pendingFinSeq >= 0 && (this.pendingFinSeq as SeqNum) === this.rcvNxt) {
+        this.pendingFinSeq = -1;
+        this.processFin(this.rcvNxt, now);
+      }
+      this.touchIdle(now);
+      if (this.events?.onData) this.events.onData();
+    } else {
+      // Out of order: keep it and ACK at once (the duplicate ACK drives the peer's fast retransmit).
+      this.io.counters.oooSegments++;
+      this.ackNow = true;
+      if (!this.insertOoo(segSeq, seqAdd(segSeq, len))) return;
+      rb.writeAt(rb.length + offset, buf, off, len);
+    }
+  }
+
+  /** Adds [start, end) to the out-of-order list, merging; false when the list is full. */
+  private insertOoo(start: SeqNum, end: SeqNum): boolean {
+    const r = this.ooo;
+    let i = 0;
+    while (i < r.length && seqLt(r[i + 1] as SeqNum, start)) i += 2;
+    // r[i..] ends at or after start.
+    if (i < r.length && seqLe(r[i] as SeqNum, end)) {
+      // Overlaps or touches: merge with following ranges.
+      const s = seqMin(r[i] as SeqNum, start);
+      let e = seqMax(r[i + 1] as SeqNum, end);
+      let j = i + 2;
+      while (j < r.length && seqLe(r[j] as SeqNum, e)) { e = seqMax(e, r[j + 1] as SeqNum); j += 2; }
+      r.splice(i, j - i, s, e);
+      return true;
+    }
+    if (r.length >= MAX_OOO_RANGES * 2) return false;
+    r.splice(i, 0, start, end);
+    return true;
+  }
+
+  private processFin(finSeq: SeqNum, now: number): void {
+    if (this.finReceived) return;
+    this.rcvNxt = seqAdd(finSeq, 1);
+    this.finReceived = true;
+    this.ackNow = true;
+    switch (this.state) {
+      case 'SYN-RECEIVED':
+      case 'ESTABLISHED':
+        this.state = 'CLOSE-WAIT';
+        break;
+      case 'FIN-WAIT-1':
+        // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+        this.state = 'CLOSING';
+        break;
+      case 'FIN-WAIT-2':
+        this.enterTimeWait(now);
+        break;
+      default:
+        break;
+    }
+    if (this.events?.onEnd) this.events.onEnd();
+  }
+
+  private establish(now: number): void {
+    this.state = 'ESTABLISHED';
+    this.cc.init(this.effMss, now);
+    this.rcvAdv = seqMax(this.rcvAdv, this.rcvNxt);
+    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
+    if (this.finQueued) {
+      // shutdown() came before establishment.
+      this.finSeq = seqAdd(this.bufSeq, this.sendBuffer.length);
+      this.state = 'FIN-WAIT-1';
+    }
+    if (this.listener) this.io.established(this);
+    if (this.events?.onConnect) this.events.onConnect();
+  }
+
+  private enterTimeWait(now: number): void {
+    this.state = 'TIME-WAIT';
+    this.rtxAt = Infinity;
+    this.persist = false;
+    this.delackAt = Infinity;
+    this.keepaliveAt = Infinity;
+    this.idleAt = Infinity;
+    this.closeAt = now + this.io.config.timeWait;
+    this.sendBuffer.release();
+    if (this.receiveBuffer.length === 0) this.receiveBuffer.release();
+  }
+
+  /** RFC 6191-style reuse: a new SYN may end TIME-WAIT if it is clearly newer. */
+  acceptsNewSyn(seg: TcpSegmentView): boolean {
+    if (this.state !== 'TIME-WAIT') return false;
+    if (this.tsEnabled && seg.hasTimestamp) return ((seg.tsVal - this.tsRecent) | 0) > 0;
+    return seqGt(seq(seg.seq), this.rcvNxt);
+  }
+
+  /** The connection is gone. */
+  finish(error: TcpError | null): void {
+    if (this.state === 'CLOSED') return;
+    this.state = 'CLOSED';
+    this.error = error;
+    this.rtxAt = this.delackAt = this.keepaliveAt = this.closeAt = this.idleAt = Infinity;
+    this.sendBuffer.release();
+    if (error || this.orphaned) this.receiveBuffer.release();
+    this.ooo.length = 0;
+    this.io.closed(this);
+    const ev = this.events;
+    if (ev?.onClose) ev.onClose(error);
+  }
+
+  // ------------------------------------------------------------------ output
+
+  /** Sends what the windows, Nagle and SWS avoidance allow, and any ACK owed. */
+  output(now: number): void {
+    let sentAny = false;
+    const s = this.state;
+    const canSend = s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK';
+    if (canSend) {
+      for (;;) {
+        const flight = seqDiff(this.sndNxt, this.sndUna);
+        const pos = seqDiff(this.sndNxt, this.bufSeq);
+        let pending = this.sendBuffer.length - pos;
+        if (pending < 0) pending = 0;
+        const finToSend = this.finQueued && seqLe(this.sndNxt, this.finSeq);
+        if (pending === 0 && !finToSend) break;
+        const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
+        const cwndRoom = this.cwnd - flight;
+        const usable = Math.max(0, Math.min(wndRoom, cwndRoom));
+        const len = Math.min(pending, this.effMss, usable);
+        if (len < pending) {
+          // More data waits: send a partial segment only if it is big (SWS avoidance, RFC 9293 3.8.6.2.1).
+          if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0)) break;
+        } else if (len > 0 && len < this.effMss && !this.noDelay && flight > 0 && !this.finQueued) {
+          break; // Nagle: a small segment waits while data is outstanding
+        }
+        const fin = finToSend && len === pending;
+        if (len === 0 && !fin) break;
+        let flags = TCP_ACK;
+        if (len > 0 && len === pending) flags |= TCP_PSH;
+        if (fin) flags |= TCP_FIN;
+        const isRetransmit = seqLt(this.sndNxt, this.sndMax);
+        this.emit(flags, this.sndNxt, pos, len, now);
+        sentAny = true;
+        if (isRetransmit) { this.io.counters.retransmits++; this.retransmitCount++; }
+        const end = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
+        if (!isRetransmit && !this.rttTiming && !this.tsEnabled && len > 0) {
+          this.rttTiming = true;
+          this.rttSeq = end;
+          this.rttTime = now;
+        }
+        if (seqGt(end, this.sndMax)) {
+          this.bytesSent += seqDiff(end, seqMax(this.sndNxt, this.sndMax)) - (fin ? 1 : 0);
+          this.sndMax = end;
+        }
+        this.sndNxt = end;
+        if (this.rtxAt === Infinity || this.persist) {
+          this.persist = false;
+          this.rtxAt = now + this.rtt.rto;
+        }
+        if (fin) break;
+      }
+      // Nothing in flight but data waiting: only the persist timer can move things (zero window / SWS).
+      const pendingNow = this.sendBuffer.length - seqDiff(this.sndNxt, this.bufSeq);
+      if (pendingNow > 0 && this.sndNxt === this.sndUna && this.rtxAt === Infinity) {
+        this.persist = true;
+        this.rtxAt = now + this.persistTimeout();
+      }
+    }
+    if (!sentAny && this.ackNow && this.isSynchronized()) this.sendAck(now);
+  }
+
+  private persistTimeout(): number {
+    const t = this.rtt.rto * Math.pow(2, this.persistBackoff);
+    return Math.min(Math.max(t, PERSIST_MIN), PERSIST_MAX);
+  }
+
+  /** Retransmits one segment starting at `at` (fast retransmit, partial ACKs). */
+  private retransmitAt(at: SeqNum, now: number): void {
+    const pos = seqDiff(at, this.bufSeq);
+    const avail = Math.min(this.sendBuffer.length - pos, seqDiff(this.sndMax, at));
+    const len = Math.max(0, Math.min(this.effMss, avail));
+    const fin = this.finQueued && seqGt(this.sndMax, this.finSeq) && seqAdd(at, len) === this.finSeq;
+    if (len === 0 && !fin) return;
+    this.rttTiming = false;
+    this.io.counters.retransmits++;
+    this.retransmitCount++;
+    this.emit(TCP_ACK | (fin ? TCP_FIN : 0), at, pos, len, now);
+  }
+
+  private sendSyn(now: number): void {
+    const o = this.opts.clear();
+    o.mss = this.advMss;
+    if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
+      const synAck = this.state === 'SYN-RECEIVED';
+      if (synAck ? this.peerWscale : this.wantWscale) o.wscale = this.rcvWscale;
+      if (synAck ? this.tsEnabled : this.wantTs) {
+        o.hasTimestamp = true;
+        o.tsVal = this.tsNow(now);
+        o.tsEcr = synAck ? this.tsRecent : 0;
+      }
+    }
+    const flags = this.state === 'SYN-RECEIVED' ? TCP_SYN | TCP_ACK : TCP_SYN;
+    const win = Math.min(this.receiveBuffer.free, 65535);
+    this.rcvAdv = seqAdd(this.rcvNxt, win);
+    this.ackNow = false;
+    this.delackAt = Infinity;
+    this.lastAckSent = this.rcvNxt;
+    this.io.counters.segmentsOut++;
+    this.io.transmit(this, flags, this.iss, flags & TCP_ACK ? this.rcvNxt : seq(0), win, o, 0, 0);
+  }
+
+  /** Builds and sends one segment carrying ACK (+ timestamps). */
+  private emit(flags: number, seqNo: SeqNum, dataPos: number, dataLen: number, now: number): void {
+    let o: TcpOptionSet | null = null;
+    if (this.tsEnabled) {
+      o = this.opts.clear();
+      o.hasTimestamp = true;
+      o.tsVal = this.tsNow(now);
+      o.tsEcr = this.tsRecent;
+    }
+    const win = this.windowField();
+    this.ackNow = false;
+    this.delackAt = Infinity;
+    this.unackedBytes = 0;
+    this.lastAckSent = this.rcvNxt;
+    this.io.counters.segmentsOut++;
+    this.io.transmit(this, flags, seqNo, this.rcvNxt, win, o, dataPos, dataLen);
+  }
+
+  /** The window field to send: receiver SWS avoidance, never shrinking, scaled. */
+  private windowField(): number {
+    const rb = this.receiveBuffer;
+    const free = rb.free;
+    const cur = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
+    let wnd = cur;
+    if (free - cur >= Math.min(rb.maxCapacity >>> 1, this.advMss) || free === rb.maxCapacity) wnd = free;
+    const ws = this.rcvWscale;
+    let field = Math.min(wnd >>> ws, 65535);
+    if (seqLt(seqAdd(this.rcvNxt, field << ws), this.rcvAdv)) field = Math.min(Math.ceil(cur / (1 << ws)), 65535);
+    const edge = seqAdd(this.rcvNxt, field << ws);
+    if (seqGt(edge, this.rcvAdv)) this.rcvAdv = edge;
+    return field;
+  }
+
+  sendAck(now: number): void {
+    // SND.MAX, not SND.NXT: after a timeout SND.NXT is rewound, and an ACK carrying an old
+    // sequence number would be unacceptable to the peer (as in BSD's tcp_output).
+    this.emit(TCP_ACK, this.sndMax, 0, 0, now);
+  }
+
+  private challengeAck(now: number): void {
+    if (!this.io.challengeAckAllowed(now)) return;
+    this.io.counters.challengeAcks++;
+    this.sendAck(now);
+  }
+
+  private sendRst(seqNo: SeqNum, withAck: boolean): void {
+    this.io.counters.rstOut++;
+    this.io.counters.segmentsOut++;
+    this.io.transmit(this, TCP_RST | (withAck ? TCP_ACK : 0), seqNo, withAck ? this.rcvNxt : seq(0), 0, null, 0, 0);
+  }
+
+  private sendRstTo(seqNo: SeqNum, ackNo: number, withAck: boolean): void {
+    this.io.counters.rstOut++;
+    this.io.counters.segmentsOut++;
+    this.io.transmit(this, TCP_RST | (withAck ? TCP_ACK : 0), seqNo, seq(ackNo), 0, null, 0, 0);
+  }
+
+  private tsNow(now: number): number {
+    return (Math.floor(now) + this.tsOffset) >>> 0;
+  }
+
+  /** Milliseconds since our timestamp `tsEcr` was sent. */
+  private tsDiff(tsEcr: number): number {
+    const d = (this.tsNow(this.nowFn()) - tsEcr) | 0;
+    return d >= 0 ? d : -1;
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** The earliest time this connection needs `onTimer`. */
+  nextDeadline(): number {
+    let t = this.rtxAt;
+    if (this.delackAt < t) t = this.delackAt;
+    if (this.keepaliveAt < t) t = this.keepaliveAt;
+    if (this.closeAt < t) t = this.closeAt;
+    if (this.idleAt < t) t = this.idleAt;
+    return t;
+  }
+
+  onTimer(now: number): void {
+    if (this.state === 'CLOSED') return;
+    if (this.closeAt <= now) {
+      this.closeAt = Infinity;
+      if (this.state === 'TIME-WAIT' || this.state === 'FIN-WAIT-2') {
+        this.finish(null);
+        return;
+      }
+    }
+    if (this.rtxAt <= now) {
+      this.rtxAt = Infinity;
+      if (this.persist) this.onPersist(now);
+      else this.onRetransmitTimeout(now);
+      if (this.isClosed()) return;
+    }
+    if (this.delackAt <= now) {
+      this.delackAt = Infinity;
+      if (this.isSynchronized()) this.sendAck(now);
+    }
+    if (this.keepaliveAt <= now) {
+      this.keepaliveAt = Infinity;
+      this.onKeepAlive(now);
+      if (this.isClosed()) return;
+    }
+    if (this.idleAt <= now) {
+      this.idleAt = Infinity;
+      if (this.events?.onTimeout) this.events.onTimeout();
+    }
+  }
+
+  private onRetransmitTimeout(now: number): void {
+    const c = this.io.config;
+    if (this.sndUna === this.sndMax && this.state !== 'SYN-SENT' && this.state !== 'SYN-RECEIVED') return;
+    this.io.counters.timeouts++;
+    this.retries++;
+    const synState = this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED';
+    const limit = synState ? c.synRetries : c.maxRetries;
+    if (this.retries > limit || (c.userTimeout > 0 && now - this.progressAt >= c.userTimeout)) {
+      const code: TcpErrorCode = this.softError ?? 'ETIMEDOUT';
+      this.finish(this.passive && synState ? null : new TcpError(code));
+      return;
+    }
+    this.rtt.backoff();
+    this.rttTiming = false;
+    if (synState) {
+      this.sendSyn(now);
+      this.io.counters.retransmits++;
+      this.rtxAt = now + this.rtt.rto;
+      return;
+    }
+    // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
+    this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
+    this.inRecovery = false;
+    this.inflation = 0;
+    this.dupAcks = 0;
+    this.recoverPoint = this.sndMax;
+    this.sndNxt = this.sndUna;
+    this.output(now);
+    if (this.rtxAt === Infinity) this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** Zero-window probe / SWS override (RFC 9293 3.8.6.1): one byte (or what fits) beyond the window. */
+  private onPersist(now: number): void {
+    this.persist = false;
+    const pos = seqDiff(this.sndUna, this.bufSeq);
+    const pending = this.sendBuffer.length - pos;
+    if (pending <= 0 || !this.isSynchronized()) return;
+    const wndRoom = Math.max(0, seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndUna));
+    const len = Math.max(1, Math.min(pending, this.effMss, wndRoom));
+    this.io.counters.zeroWindowProbes++;
+    this.emit(TCP_ACK | (len === pending ? TCP_PSH : 0), this.sndUna, pos, len, now);
+    const end = seqAdd(this.sndUna, len);
+    if (seqGt(end, this.sndMax)) { this.bytesSent += seqDiff(end, this.sndMax); this.sndMax = end; }
+    if (seqGt(end, this.sndNxt)) this.sndNxt = end;
+    if (wndRoom === 0) {
+      // A true zero-window probe: keep probing with backoff; never give up while the peer answers.
+      this.persistBackoff++;
+      this.persist = true;
+      this.rtxAt = now + this.persistTimeout();
+    } else {
+      this.rtxAt = now + this.rtt.rto;
+    }
+  }
+
+  private onKeepAlive(now: number): void {
+    if (!this.keepAlive || !this.isSynchronized() || this.state === 'TIME-WAIT') return;
+    if (seqGt(this.sndMax, this.sndUna)) {
+      // Data outstanding: retransmission covers liveness.
+      this.keepaliveAt = now + this.keepAliveIdle;
+      return;
+    }
+    if (this.keepProbes >= this.io.config.keepAliveProbes) {
+      this.finish(new TcpError('ETIMEDOUT', 'keepalive'));
+      return;
+    }
+    this.keepProbes++;
+    this.io.counters.keepAliveProbes++;
+    // SEG.SEQ = SND.NXT - 1 with no data: the peer must answer with an ACK.
+    this.emit(TCP_ACK, seqAdd(this.sndUna, -1), 0, 0, now);
+    this.keepaliveAt = now + this.io.config.keepAliveInterval;
+  }
+
+  /** An ICMP error for this connection (RFC 1122 4.2.3.9, RFC 5927: hard errors only matter in SYN-SENT). */
+  icmpError(code: TcpErrorCode, hard: boolean): void {
+    if (this.state === 'SYN-SENT' && hard) {
+      this.finish(new TcpError(code));
+      return;
+    }
+    this.softError = code;
+  }
+}
+
+function inWindow(x: SeqNum, lo: SeqNum, size: number): boolean {
+  return ((x - lo) >>> 0) < size;
+}
+
+/** The smallest shift that lets a 16-bit window field cover `bufferSize`. */
+export function wscaleFor(bufferSize: number): number {
+  let s = 0;
+  while (s < TCP_MAX_WSCALE && (65535 << s) < bufferSize) s++;
+  return s;
+}

@@ -1,0 +1,48 @@
+/**
+ * TCP sequence numbers: unsigned 32-bit values compared modulo 2^32 (RFC 9293 3.4).
+ * The brand keeps them from mixing with byte counts: use `seqAdd` to move and `seqDiff` to measure.
+ */
+export type SeqNum = number & { readonly __brand: 'SeqNum' };
+
+export function seq(n: number): SeqNum {
+  return (n >>> 0) as SeqNum;
+}
+
+/** a + n (n may be negative), wrapped. */
+export function seqAdd(a: SeqNum, n: number): SeqNum {
+  return ((a + n) >>> 0) as SeqNum;
+}
+
+/** The signed distance a - b, in (-2^31, 2^31]. */
+export function seqDiff(a: SeqNum, b: SeqNum): number {
+  return (a - b) | 0;
+}
+
+export function seqLt(a: SeqNum, b: SeqNum): boolean {
+  return ((a - b) | 0) < 0;
+}
+
+export function seqLe(a: SeqNum, b: SeqNum): boolean {
+  return ((a - b) | 0) <= 0;
+}
+
+export function seqGt(a: SeqNum, b: SeqNum): boolean {
+  return ((a - b) | 0) > 0;
+}
+
+export function seqGe(a: SeqNum, b: SeqNum): boolean {
+  return ((a - b) | 0) >= 0;
+}
+
+export function seqMax(a: SeqNum, b: SeqNum): SeqNum {
+  return seqGt(a, b) ? a : b;
+}
+
+export function seqMin(a: SeqNum, b: SeqNum): SeqNum {
+  return seqLt(a, b) ? a : b;
+}
+
+/** lo <= x < hi, modulo 2^32. */
+export function seqInWindow(x: SeqNum, lo: SeqNum, hi: SeqNum): boolean {
+  return ((x - lo) >>> 0) < ((hi - lo) >>> 0);
+}

@@ -1,0 +1,615 @@
+/**
+ * The TCP layer of a stack: demultiplexes segments to connections and listeners, answers closed
+ * ports with RST, allocates ports, and drives every connection's timers from one heap (one clock
+ * wake-up for the whole layer). Implements DESIGN.md's TransportProtocol (`protocol`, `receive`,
+ * `receiveIcmpError`, `pollAt`, `poll`).
+ */
+import type { Clock, Rng, TimerHandle } from '@pnet/nic';
+import { DEFAULT_TCP_CONFIG, TcpConfig, resolveTcpConfig } from './config';
+import { TcpConnection, TcpConnectionIo, TcpCounters } from './connection';
+import { TcpError, TcpErrorCode } from './errors';
+import { IsnGenerator } from './isn';
+import { SeqNum, seq } from './seq';
+import { TimerHeap } from './timer-heap';
+import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
+import {
+  TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
+  parseTcp, tcpChecksum, tcpOptionsLength, writeTcpChecksum, writeTcpHeaderRaw, writeTcpOptions,
+} from '../wire/tcp';
+import { IPV4_ANY, Ipv4Address, formatIpv4, isMulticastIpv4, parseIpv4 } from '../wire/ipv4-address';
+
+/** Writes a transport payload into the frame IP is building (DESIGN.md). */
+export interface TcpPayloadWriter {
+  writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void;
+}
+
+export interface TcpIpSendOptions {
+  dst: Ipv4Address;
+  protocol: number;
+  src?: Ipv4Address;
+  ttl?: number;
+  tos?: number;
+  dontFragment?: boolean;
+  iface?: string;
+}
+
+export interface TcpRoute {
+  iface: unknown;
+  src: Ipv4Address;
+  mtu: number;
+}
+
+/** The part of a Stack that TCP uses (a Stack satisfies it structurally: `new TcpLayer(stack)`). */
+export interface TcpHost {
+  readonly clock: Clock;
+  readonly rng: Rng;
+  readonly ip: {
+    send(opts: TcpIpSendOptions, length: number, writer: TcpPayloadWriter): string;
+    route(dst: Ipv4Address): TcpRoute | null;
+    pathMtu(dst: Ipv4Address): number;
+    checksumOffload(iface: unknown, protocol: 'tcp'): { tx: boolean; rx: boolean };
+    /** The layer registers itself when the host has this (a Stack does). */
+    register?(protocol: TcpLayer): void;
+  };
+  /** Tells the host's driver that pollAt() may have moved earlier (a Stack has it). */
+  wake?(): void;
+}
+
+/** What IP tells us about a received datagram (DESIGN.md IpPacketInfo). */
+export interface TcpPacketInfo {
+  src: Ipv4Address;
+  dst: Ipv4Address;
+  iface: unknown;
+  broadcast: boolean;
+}
+
+/** An ICMP error quoting one of our segments (the fields of DESIGN.md's IcmpErrorInfo that TCP reads). */
+export interface TcpIcmpError {
+  /** ICMP type: 3 destination unreachable, 11 time exceeded, 12 parameter problem. */
+  type: number;
+  code: number;
+  kind?: string;
+  /** Next-hop MTU for "fragmentation needed" (type 3 code 4), else 0. */
+  mtu: number;
+  /** Addresses of the quoted (original) datagram: src is us. */
+  src: Ipv4Address;
+  dst: Ipv4Address;
+  /** The quoted transport header (at least 8 bytes): ports and sequence number. */
+  quote: Uint8Array;
+  quoteOffset: number;
+  quoteLength: number;
+  /** Raised locally (ARP failed): a soft error. */
+  local?: boolean;
+}
+
+export interface TcpLayerStats extends TcpCounters {
+  rx: number;
+  tx: number;
+  drops: number;
+  errors: Record<string, number>;
+  activeOpens: number;
+  passiveOpens: number;
+  connections: number;
+}
+
+export interface TcpConnectOptions {
+  host: Ipv4Address | string;
+  port: number;
+  localAddress?: Ipv4Address | string;
+  localPort?: number;
+}
+
+export interface TcpListenOptions {
+  port: number;
+  address?: Ipv4Address | string;
+  backlog?: number;
+}
+
+/** A listening endpoint (RFC 9293 LISTEN) with its SYN queue and accept queue. */
+export class TcpListener {
+  readonly synQueue = new Set<TcpConnection>();
+  readonly acceptQueue: TcpConnection[] = [];
+  closed = false;
+  /** Called (synchronously) when the accept queue gains a connection. */
+  onAcceptable: (() => void) | null = null;
+
+  constructor(readonly address: Ipv4Address, readonly port: number, readonly backlog: number) {}
+
+  /** Takes the oldest established connection, if any. */
+  accept(): TcpConnection | null {
+    const c = this.acceptQueue.shift() ?? null;
+    if (c) c.listener = null;
+    return c;
+  }
+}
+
+class SegmentWriter implements TcpPayloadWriter {
+  conn: TcpConnection | null = null;
+  srcPort = 0;
+  dstPort = 0;
+  flags = 0;
+  seq = 0;
+  ack = 0;
+  window = 0;
+  options: TcpOptionSet | null = null;
+  optionsLength = 0;
+  dataPos = 0;
+  dataLength = 0;
+  writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void {
+    writeTcpHeaderRaw(buf, offset, this.srcPort, this.dstPort, this.seq, this.ack, this.flags, this.window, this.optionsLength);
+    if (this.options) writeTcpOptions(buf, offset + TCP_HEADER_LENGTH, this.options);
+    if (this.dataLength > 0 && this.conn) {
+      this.conn.sendBuffer.copyOut(this.dataPos, buf, offset + TCP_HEADER_LENGTH + this.optionsLength, this.dataLength);
+    }
+    // With offload the NIC fills the checksum in (the field stays 0).
+    if (!checksumOffloaded) writeTcpChecksum(buf, offset, length, src, dst);
+  }
+}
+
+function demuxKey(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+  const ports = ((remotePort << 16) | localPort) >>> 0;
+  const ips = ((remoteIp ^ (remoteIp >>> 13) ^ Math.imul(localIp, 0x9e3779b1)) >>> 0) & 0x1fffff;
+  return ports * 2097152 + ips;
+}
+
+export class TcpLayer implements TcpConnectionIo {
+  readonly protocol = TCP_PROTOCOL;
+  readonly config: TcpConfig;
+  readonly stats: TcpLayerStats;
+  readonly counters: TcpCounters;
+  private readonly clock: Clock;
+  private readonly rng: Rng;
+  private readonly isn: IsnGenerator;
+  private readonly conns = new Map<number, TcpConnection[]>();
+  private readonly listeners = new Map<number, TcpListener[]>();
+  private readonly portUse = new Map<number, number>();
+  private readonly heap = new TimerHeap<TcpConnection>();
+  private readonly seg = new TcpSegmentView();
+  private readonly writer = new SegmentWriter();
+  private readonly sendOpts: TcpIpSendOptions = { dst: IPV4_ANY, protocol: TCP_PROTOCOL };
+  private wakeHandle: TimerHandle = 0;
+  private wakeAt = Infinity;
+  private readonly wakeFn = (): void => {
+    this.wakeHandle = 0;
+    this.wakeAt = Infinity;
+    this.poll(this.clock.now());
+  };
+  private challengeWindowStart = -Infinity;
+  private challengeCount = 0;
+  private connCount = 0;
+
+  constructor(readonly host: TcpHost, config: Partial<TcpConfig> = {}) {
+    this.config = resolveTcpConfig(config);
+    this.clock = host.clock;
+    this.rng = host.rng;
+    this.isn = new IsnGenerator(this.rng);
+    const counters: TcpCounters = {
+      segmentsIn: 0, segmentsOut: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, challengeAcks: 0, rstIn: 0,
+      rstOut: 0, pawsDrops: 0, outOfWindow: 0, zeroWindowProbes: 0, keepAliveProbes: 0, dupAcks: 0, oooSegments: 0,
+    };
+    this.stats = Object.assign(counters, {
+      rx: 0, tx: 0, drops: 0, errors: {} as Record<string, number>, activeOpens: 0, passiveOpens: 0, connections: 0,
+    });
+    this.counters = this.stats;
+    if (this.config.ttl !== undefined) this.sendOpts.ttl = this.config.ttl;
+    if (typeof host.ip.register === 'function') host.ip.register(this);
+  }
+
+  static readonly defaults = DEFAULT_TCP_CONFIG;
+
+  // ------------------------------------------------------------------ user API
+
+  /** Opens a connection and returns its Node-compatible socket. */
+  connect(opts: TcpConnectOptions, socketOptions: TcpSocketOptions = {}): TcpSocket {
+    const { host, port } = opts;
+    try {
+      const conn = this.open(opts);
+      return new TcpSocket(this, conn, { ...socketOptions, connecting: true });
+    } catch (e) {
+      if (!(e instanceof TcpError)) throw e;
+      // Runtime failures (no route) surface as an 'error' event, as in Node.
+      const sock = new TcpSocket(this, null, { ...socketOptions, connecting: true });
+      e.syscall = 'connect';
+      e.address = typeof host === 'string' ? host : formatIpv4(host);
+      e.port = port;
+      process.nextTick(() => sock.destroy(e));
+      return sock;
+    }
+  }
+
+  /** Starts listening; returns a Node-like server emitting 'connection' with TcpSockets. */
+  listen(opts: TcpListenOptions, socketOptions: TcpSocketOptions = {}): TcpServer {
+    const listener = this.openListener(opts);
+    return new TcpServer(this, listener, socketOptions);
+  }
+
+  /** Active open without a socket (sans-stream use): returns the connection in SYN-SENT. */
+  open(opts: TcpConnectOptions, events?: TcpConnection['events']): TcpConnection {
+    const dst = toAddress(opts.host, 'host');
+    checkPort(opts.port, 'port', false);
+    if (dst === IPV4_ANY || isMulticastIpv4(dst) || dst === 0xffffffff) throw new TypeError(`cannot connect to ${formatIpv4(dst)}`);
+    const route = this.host.ip.route(dst);
+    if (!route) throw new TcpError('EHOSTUNREACH');
+    const local = opts.localAddress !== undefined ? toAddress(opts.localAddress, 'localAddress') : route.src;
+    let localPort: number;
+    if (opts.localPort !== undefined && opts.localPort !== 0) {
+      checkPort(opts.localPort, 'localPort', false);
+      if (this.lookup(local, opts.localPort, dst, opts.port)) throw new TcpError('EADDRINUSE');
+      localPort = opts.localPort;
+    } else {
+      localPort = this.ephemeralPort(local, dst, opts.port);
+    }
+    const conn = this.createConnection(local, localPort, dst, opts.port, route);
+    if (events) conn.events = events;
+    this.stats.activeOpens++;
+    conn.openActive(this.isn.next(this.clock.now(), local, localPort, dst, opts.port), this.advMss(route.mtu), this.rng.nextU32());
+    return conn;
+  }
+
+  /** Starts a listener without a server object (sans-stream use). */
+  openListener(opts: TcpListenOptions): TcpListener {
+    const address = opts.address !== undefined ? toAddress(opts.address, 'address') : IPV4_ANY;
+    let port = opts.port ?? 0;
+    checkPort(port, 'port', true);
+    const backlog = opts.backlog ?? this.config.backlog;
+    if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be an integer >= 0, got ${backlog}`);
+    if (port === 0) port = this.ephemeralPort(address, IPV4_ANY, 0);
+    const list = this.listeners.get(port) ?? [];
+    for (const l of list) {
+      if (l.address === IPV4_ANY || address === IPV4_ANY || l.address === address) {
+        throw new TcpError('EADDRINUSE', `${formatIpv4(address)}:${port}`);
+      }
+    }
+    const listener = new TcpListener(address, port, Math.max(1, backlog));
+    list.push(listener);
+    this.listeners.set(port, list);
+    this.usePort(port, 1);
+    return listener;
+  }
+
+  /** Stops a listener; connections it had not handed out are reset. */
+  closeListener(listener: TcpListener): void {
+    if (listener.closed) return;
+    listener.closed = true;
+    const list = this.listeners.get(listener.port);
+    if (list) {
+      const i = list.indexOf(listener);
+      if (i >= 0) list.splice(i, 1);
+      if (list.length === 0) this.listeners.delete(listener.port);
+    }
+    this.usePort(listener.port, -1);
+    for (const c of [...listener.synQueue, ...listener.acceptQueue]) c.abort();
+    listener.synQueue.clear();
+    listener.acceptQueue.length = 0;
+  }
+
+  /** Live connections (any state but CLOSED, including TIME-WAIT). */
+  connections(): TcpConnection[] {
+    const out: TcpConnection[] = [];
+    for (const b of this.conns.values()) out.push(...b);
+    return out;
+  }
+
+  // ------------------------------------------------------------------ TransportProtocol
+
+  receive(info: TcpPacketInfo, payload: Uint8Array, offset: number, length: number): void {
+    const stats = this.stats;
+    stats.rx++;
+    if (info.broadcast || isMulticastIpv4(info.dst)) { this.drop('broadcast'); return; }
+    // IP verifies transport checksums (DESIGN.md); `verifyChecksums` re-checks for hosts that do not.
+    if (this.config.verifyChecksums && !this.offload(info.iface).rx && length >= 0 && offset >= 0 && offset + length <= payload.length &&
+        tcpChecksum(payload, offset, length, info.src, info.dst) !== 0) {
+      this.drop('checksum');
+      return;
+    }
+    const seg = this.seg;
+    const err = parseTcp(payload, offset, length, seg);
+    if (err !== null) { this.drop(err); return; }
+    if (seg.srcPort === 0 || seg.dstPort === 0) { this.drop('port-zero'); return; }
+    try {
+      this.dispatch(info, seg, payload);
+    } catch (e) {
+      // A bug must not take the stack down: count it (tests assert this counter stays 0).
+      this.drop('internal-error');
+      this.stats.errors['internal-error-last'] = 0;
+      if (process.env.PNET_TCP_THROW) throw e;
+    }
+    this.armWakeup();
+  }
+
+  private dispatch(info: TcpPacketInfo, seg: TcpSegmentView, payload: Uint8Array): void {
+    const conn = this.lookup(info.dst, seg.dstPort, info.src, seg.srcPort);
+    const flags = seg.flags;
+    const isSyn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
+    if (conn) {
+      if (!(isSyn && conn.acceptsNewSyn(seg) && this.findListener(info.dst, seg.dstPort))) {
+        conn.segmentArrives(seg, payload);
+        return;
+      }
+      conn.finish(null); // TIME-WAIT ends for a new incarnation
+    }
+    const listener = this.findListener(info.dst, seg.dstPort);
+    if (listener) {
+      if (flags & TCP_RST) { this.drop('rst-to-listener'); return; }
+      if (flags & TCP_ACK) { this.sendReset(info, seg); return; }
+      if (!(flags & TCP_SYN)) { this.drop('no-syn-to-listener'); return; }
+      this.passiveOpen(listener, info, seg);
+      return;
+    }
+    this.drop('no-connection');
+    this.sendReset(info, seg);
+  }
+
+  private passiveOpen(listener: TcpListener, info: TcpPacketInfo, seg: TcpSegmentView): void {
+    if (listener.synQueue.size >= this.config.synQueueLength || listener.acceptQueue.length >= listener.backlog) {
+      this.drop('listen-overflow');
+      return;
+    }
+    const route = this.host.ip.route(info.src);
+    const mtu = route ? route.mtu : 576;
+    const conn = this.createConnection(info.dst, seg.dstPort, info.src, seg.srcPort, route ?? { iface: info.iface, src: info.dst, mtu });
+    conn.passive = true;
+    conn.listener = listener;
+    listener.synQueue.add(conn);
+    this.stats.passiveOpens++;
+    conn.openPassive(seg, this.isn.next(this.clock.now(), info.dst, seg.dstPort, info.src, seg.srcPort), this.advMss(mtu),
+      this.rng.nextU32());
+  }
+
+  receiveIcmpError(error: TcpIcmpError): void {
+    if (error.quoteLength < 8) { this.drop('icmp-short'); return; }
+    const b = error.quote;
+    const o = error.quoteOffset;
+    const srcPort = (b[o] << 8) | b[o + 1];
+    const dstPort = (b[o + 2] << 8) | b[o + 3];
+    const conn = this.lookup(error.src, srcPort, error.dst, dstPort);
+    if (!conn) { this.drop('icmp-no-connection'); return; }
+    // RFC 5927: the quoted sequence number must be in flight, or the error is ignored.
+    const s = seq(((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0);
+    if (((s - conn.sndUna) >>> 0) > ((conn.sndMax - conn.sndUna) >>> 0)) { this.drop('icmp-out-of-window'); return; }
+    if (error.type === 3 && error.code === 4) {
+      const mtu = error.mtu && error.mtu >= 68 ? error.mtu : this.host.ip.pathMtu(error.dst);
+      conn.setPathMtu(mtu);
+    } else if (error.type === 3 && error.local) {
+      conn.icmpError('EHOSTUNREACH', false);
+    } else if (error.type === 3) {
+      const code: TcpErrorCode = error.code === 0 || error.code === 6 ? 'ENETUNREACH'
+        : error.code === 2 || error.code === 3 ? 'ECONNREFUSED' : 'EHOSTUNREACH';
+      conn.icmpError(code, error.code === 2 || error.code === 3 || error.code === 1 || error.code === 0);
+    } else if (error.type === 11) {
+      conn.icmpError('EHOSTUNREACH', false);
+    }
+    this.armWakeup();
+  }
+
+  pollAt(): number {
+    return this.heap.peekDeadline();
+  }
+
+  poll(now: number): void {
+    let guard = this.heap.size * 4 + 16;
+    while (this.heap.peekDeadline() <= now && guard-- > 0) {
+      const conn = this.heap.peek()!;
+      try {
+        conn.onTimer(now);
+      } catch (e) {
+        this.drop('internal-error');
+        if (process.env.PNET_TCP_THROW) throw e;
+      }
+      if (conn.state !== 'CLOSED') {
+        let d = conn.nextDeadline();
+        if (d <= now) { d = now + 1; this.drop('timer-stuck'); }
+        this.heap.update(conn, d);
+      } else {
+        this.heap.remove(conn);
+      }
+    }
+    this.armWakeup();
+  }
+
+  // ------------------------------------------------------------------ TcpConnectionIo
+
+  transmit(conn: TcpConnection, flags: number, seqNo: SeqNum, ackNo: SeqNum, window: number, options: TcpOptionSet | null,
+    dataPos: number, dataLen: number): boolean {
+    const w = this.writer;
+    w.conn = conn;
+    w.srcPort = conn.localPort;
+    w.dstPort = conn.remotePort;
+    w.flags = flags;
+    w.seq = seqNo;
+    w.ack = flags & TCP_ACK ? ackNo : 0;
+    w.window = window;
+    w.options = options;
+    w.optionsLength = options ? tcpOptionsLength(options) : 0;
+    w.dataPos = dataPos;
+    w.dataLength = dataLen;
+    const o = this.sendOpts;
+    o.dst = conn.remoteAddress;
+    o.src = conn.localAddress;
+    const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
+    w.conn = null;
+    this.stats.tx++;
+    if (result === 'sent' || result === 'queued') return true;
+    this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
+    if (result === 'too-big') conn.pathMtu = Math.min(conn.pathMtu, this.host.ip.pathMtu(conn.remoteAddress));
+    else if (result === 'no-route' || result === 'unreachable' || result === 'prohibited') conn.softError = 'EHOSTUNREACH';
+    return false;
+  }
+
+  challengeAckAllowed(now: number): boolean {
+    if (now - this.challengeWindowStart >= 1000) {
+      this.challengeWindowStart = now;
+      this.challengeCount = 0;
+    }
+    if (this.challengeCount >= this.config.challengeAckLimit) return false;
+    this.challengeCount++;
+    return true;
+  }
+
+  established(conn: TcpConnection): void {
+    const l = conn.listener as TcpListener | null;
+    if (!l) return;
+    l.synQueue.delete(conn);
+    l.acceptQueue.push(conn);
+    if (l.onAcceptable) l.onAcceptable();
+  }
+
+  closed(conn: TcpConnection): void {
+    const bucket = this.conns.get(conn.demuxKey);
+    if (bucket) {
+      const i = bucket.indexOf(conn);
+      if (i >= 0) {
+        bucket.splice(i, 1);
+        if (bucket.length === 0) this.conns.delete(conn.demuxKey);
+        this.usePort(conn.localPort, -1);
+        this.connCount--;
+        this.stats.connections = this.connCount;
+      }
+    }
+    this.heap.remove(conn);
+    const l = conn.listener as TcpListener | null;
+    if (l) {
+      l.synQueue.delete(conn);
+      const i = l.acceptQueue.indexOf(conn);
+      if (i >= 0) l.acceptQueue.splice(i, 1);
+      conn.listener = null;
+    }
+  }
+
+  reschedule(conn: TcpConnection): void {
+    if (conn.state === 'CLOSED') return;
+    this.heap.update(conn, conn.nextDeadline());
+    this.armWakeup();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private createConnection(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number,
+    route: TcpRoute): TcpConnection {
+    const conn = new TcpConnection(this, local, localPort, remote, remotePort, () => this.clock.now());
+    const pmtu = this.host.ip.pathMtu(remote);
+    conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
+    conn.txChecksumOffload = this.offload(route.iface).tx;
+    conn.demuxKey = demuxKey(local, localPort, remote, remotePort);
+    const bucket = this.conns.get(conn.demuxKey);
+    if (bucket) bucket.push(conn); else this.conns.set(conn.demuxKey, [conn]);
+    this.usePort(localPort, 1);
+    this.connCount++;
+    this.stats.connections = this.connCount;
+    return conn;
+  }
+
+  private advMss(mtu: number): number {
+    return Math.max(88, Math.min(mtu - 40, 65495));
+  }
+
+  private offload(iface: unknown): { tx: boolean; rx: boolean } {
+    try {
+      return this.host.ip.checksumOffload(iface, 'tcp') ?? NO_OFFLOAD;
+    } catch {
+      return NO_OFFLOAD;
+    }
+  }
+
+  lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | null {
+    const bucket = this.conns.get(demuxKey(local, localPort, remote, remotePort));
+    if (!bucket) return null;
+    for (let i = 0; i < bucket.length; i++) {
+      const c = bucket[i];
+      if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) return c;
+    }
+    return null;
+  }
+
+  private findListener(local: Ipv4Address, port: number): TcpListener | null {
+    const list = this.listeners.get(port);
+    if (!list) return null;
+    let any: TcpListener | null = null;
+    for (const l of list) {
+      if (l.address === local) return l;
+      if (l.address === IPV4_ANY) any = l;
+    }
+    return any;
+  }
+
+  private usePort(port: number, delta: number): void {
+    const n = (this.portUse.get(port) ?? 0) + delta;
+    if (n <= 0) this.portUse.delete(port); else this.portUse.set(port, n);
+  }
+
+  /** A random free port from the ephemeral range (random start, then sequential search: RFC 6056 3.3.2). */
+  private ephemeralPort(_local: Ipv4Address, _remote: Ipv4Address, _remotePort: number): number {
+    const lo = this.config.ephemeralPortMin;
+    const n = this.config.ephemeralPortMax - lo + 1;
+    const start = this.rng.nextInt(n);
+    for (let i = 0; i < n; i++) {
+      const p = lo + ((start + i) % n);
+      if (!this.portUse.has(p)) return p;
+    }
+    throw new TcpError('EADDRNOTAVAIL', 'no free ephemeral port');
+  }
+
+  /** RST for a segment that matches no connection (RFC 9293 3.10.7.1). */
+  private sendReset(info: TcpPacketInfo, seg: TcpSegmentView): void {
+    if (seg.flags & TCP_RST) return;
+    const w = this.writer;
+    w.conn = null;
+    w.srcPort = seg.dstPort;
+    w.dstPort = seg.srcPort;
+    w.options = null;
+    w.optionsLength = 0;
+    w.dataLength = 0;
+    w.window = 0;
+    if (seg.flags & TCP_ACK) {
+      w.flags = TCP_RST;
+      w.seq = seg.ack;
+      w.ack = 0;
+    } else {
+      w.flags = TCP_RST | TCP_ACK;
+      w.seq = 0;
+      w.ack = (seg.seq + seg.payloadLength + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0)) >>> 0;
+    }
+    const o = this.sendOpts;
+    o.dst = info.src;
+    o.src = info.dst;
+    this.stats.rstOut++;
+    this.stats.segmentsOut++;
+    this.stats.tx++;
+    this.host.ip.send(o, TCP_HEADER_LENGTH, w);
+  }
+
+  private drop(reason: string): void {
+    this.stats.drops++;
+    this.stats.errors[reason] = (this.stats.errors[reason] ?? 0) + 1;
+  }
+
+  /** Keeps one clock wake-up at the earliest connection deadline. */
+  private armWakeup(): void {
+    const t = this.heap.peekDeadline();
+    if (t >= this.wakeAt) return; // an earlier (or equal) wake-up is already set; a spurious one is harmless
+    if (this.wakeHandle) this.clock.cancel(this.wakeHandle);
+    this.wakeAt = t;
+    this.wakeHandle = t === Infinity ? 0 : this.clock.schedule(t, this.wakeFn);
+  }
+
+  /** Cancels the layer's clock wake-up (for shutting a stack down). */
+  stop(): void {
+    if (this.wakeHandle) this.clock.cancel(this.wakeHandle);
+    this.wakeHandle = 0;
+    this.wakeAt = Infinity;
+  }
+}
+
+const NO_OFFLOAD = Object.freeze({ tx: false, rx: false });
+
+function toAddress(v: Ipv4Address | string, name: string): Ipv4Address {
+  if (typeof v === 'string') return parseIpv4(v);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${name} must be an IPv4 address`);
+  return v;
+}
+
+function checkPort(port: number, name: string, allowZero: boolean): void {
+  if (!Number.isInteger(port) || port < (allowZero ? 0 : 1) || port > 65535) {
+    throw new RangeError(`${name} must be an integer in ${allowZero ? 0 : 1}..65535, got ${port}`);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * One binary min-heap of deadlines for all connections of a layer: each item carries its own
+ * deadline and heap index, so re-arming is O(log n) and there is one clock timer per layer,
+ * not one per connection.
+ */
+export interface HeapItem {
+  deadline: number;
+  heapIndex: number;
+}
+
+export class TimerHeap<T extends HeapItem> {
+  private items: T[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** The earliest deadline, or Infinity. */
+  peekDeadline(): number {
+    return this.items.length > 0 ? this.items[0].deadline : Infinity;
+  }
+
+  peek(): T | undefined {
+    return this.items[0];
+  }
+
+  /** Inserts, moves or removes (deadline Infinity) an item. */
+  update(item: T, deadline: number): void {
+    if (deadline === Infinity) {
+      this.remove(item);
+      item.deadline = Infinity;
+      return;
+    }
+    if (item.heapIndex < 0) {
+      item.deadline = deadline;
+      item.heapIndex = this.items.length;
+      this.items.push(item);
+      this.up(item.heapIndex);
+      return;
+    }
+    const old = item.deadline;
+    item.deadline = deadline;
+    if (deadline < old) this.up(item.heapIndex);
+    else if (deadline > old) this.down(item.heapIndex);
+  }
+
+  remove(item: T): void {
+    const i = item.heapIndex;
+    if (i < 0) return;
+    const last = this.items.pop()!;
+    item.heapIndex = -1;
+    if (last !== item) {
+      this.items[i] = last;
+      last.heapIndex = i;
+      this.up(i);
+      this.down(last.heapIndex);
+    }
+  }
+
+  private up(i: number): void {
+    const items = this.items;
+    const x = items[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (items[p].deadline <= x.deadline) break;
+      items[i] = items[p];
+      items[i].heapIndex = i;
+      i = p;
+    }
+    items[i] = x;
+    x.heapIndex = i;
+  }
+
+  private down(i: number): void {
+    const items = this.items;
+    const n = items.length;
+    const x = items[i];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && items[c + 1].deadline < items[c].deadline) c++;
+      if (items[c].deadline >= x.deadline) break;
+      items[i] = items[c];
+      items[i].heapIndex = i;
+      i = c;
+    }
+    items[i] = x;
+    x.heapIndex = i;
+  }
+}
