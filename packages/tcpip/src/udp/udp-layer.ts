@@ -25,6 +25,8 @@ export interface UdpBindOptions {
   address?: Ipv4Address | string;
   /** Bind to a device: receive only what arrives on it, send only out of it. */
   iface?: string;
+  /** SO_REUSEADDR: sockets that all set it may share a port (each broadcast reaches all of them). */
+  reuseAddress?: boolean;
 }
 
 export interface UdpRemoteInfo {
@@ -66,6 +68,7 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     readonly localPort: number,
     readonly localAddress: Ipv4Address,
     readonly iface: string | undefined,
+    readonly reuseAddress = false,
   ) {
     super();
   }
@@ -168,9 +171,10 @@ export class UdpLayer implements TransportProtocol {
       throw new Error(`bind: EADDRNOTAVAIL: ${formatIpv4(address)} is not an address of this host`);
     }
     if (options.iface !== undefined && !this.stack.interface(options.iface)) throw new Error(`bind: no such device: ${options.iface}`);
+    const reuse = options.reuseAddress === true;
     const chosen = port === 0 ? this.ephemeralPort(address, options.iface) : port;
-    if (port !== 0 && this.conflicts(port, address, options.iface)) throw new Error(`bind: EADDRINUSE: UDP port ${port} is already bound`);
-    const sock = new UdpSocket(this, chosen, address, options.iface);
+    if (port !== 0 && this.conflicts(port, address, options.iface, reuse)) throw new Error(`bind: EADDRINUSE: UDP port ${port} is already bound`);
+    const sock = new UdpSocket(this, chosen, address, options.iface, reuse);
     const list = this.ports.get(chosen);
     if (list) list.push(sock); else this.ports.set(chosen, [sock]);
     return sock;
@@ -278,10 +282,10 @@ export class UdpLayer implements TransportProtocol {
     });
   }
 
-  private conflicts(port: number, address: Ipv4Address, iface: string | undefined): boolean {
+  private conflicts(port: number, address: Ipv4Address, iface: string | undefined, reuse = false): boolean {
     const list = this.ports.get(port);
     if (!list) return false;
-    return list.some((s) => (s.iface === undefined || iface === undefined || s.iface === iface) &&
+    return list.some((s) => !(reuse && s.reuseAddress) && (s.iface === undefined || iface === undefined || s.iface === iface) &&
       (s.localAddress === IPV4_ANY || address === IPV4_ANY || s.localAddress === address));
   }
 
