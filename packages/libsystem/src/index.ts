@@ -26,3 +26,4 @@ export type * from './backends/backends';
 export { registerEmbeddedWorld } from './world';
 export type { EmbeddedWorld, WorldOptions, WorldFactory } from './world';
 export { pnetHttpClient, pnetHttpServer, pnetWebSockets, streamBackends } from './backends/pnet-http';
+export { stackControl, stackDatagrams } from './backends/pnet-stack';

@@ -153,4 +153,6 @@ export interface StackControl {
   ping(ip: string): Promise<{ rtt: number }>;
   /** Sends an unsolicited control message (pong, unreachable, timeout); absent when the stack cannot. */
   sendControl?(ip: string, type: 'pong' | 'unreachable' | 'timeout', error?: string): void;
+  /** Control messages the stack receives unasked (pings, unreachables, time exceeded); returns an unsubscribe. */
+  onControl?(listener: (e: { type: 'ping' | 'pong' | 'unreachable' | 'timeout'; from: string }) => void): () => void;
 }

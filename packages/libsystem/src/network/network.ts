@@ -81,8 +81,11 @@ export class Network {
     },
   };
 
+  private readonly unsubscribeControl: (() => void) | undefined;
+
   constructor(private readonly ctx: SystemContext) {
     this.listeners = new Listeners(ctx);
+    this.unsubscribeControl = ctx.backends.stack?.onControl?.((e) => this.networkEvent({ type: 'control', messageType: e.type, sender: e.from }));
   }
 
   // ---- connections ---------------------------------------------------------
@@ -290,6 +293,12 @@ export class Network {
     return this.ctx.events.pull(name ?? undefined, filter);
   }
 
+  /** Takes the next queued event (as `pullEvent`) without waiting: `[name, payload]` or null. */
+  pollEvent(name?: string, filter?: (payload: any) => boolean): QueuedEvent | null {
+    if (name !== undefined) expectArg('pollEvent', 1, name, 'string', 'nil');
+    return this.ctx.events.poll(name ?? undefined, filter);
+  }
+
   parseURI(uri: string): ParsedURI {
     return parseURI(uri);
   }
@@ -304,6 +313,7 @@ export class Network {
 
   /** Closes every listener and handle (system shutdown). */
   async closeAll(): Promise<void> {
+    this.unsubscribeControl?.();
     await this.listeners.closeAll();
     for (const h of [...this.ctx.handles]) (h as Handle).forceClose();
   }
