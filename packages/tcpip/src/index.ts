@@ -38,3 +38,4 @@ export * from './dhcp/client';
 export * from './dhcp/server';
 export * from './dhcp/memory-lan';
 export * from './dhcp/stack-dhcp';
+export * from './wire/tcp'; export * from './tcp'; // TCP: wire codec, TcpLayer, TcpSocket/TcpServer
