@@ -17,6 +17,8 @@ import { Ipv4Layer } from '../ip/ipv4-layer';
 import type { ReassemblyLimits } from '../ip/reassembly';
 import { IcmpLayer, IcmpRateLimit } from '../icmp/icmp-layer';
 import { UdpLayer } from '../udp/udp-layer';
+import { TcpLayer } from '../tcp/tcp-layer';
+import type { TcpConfig } from '../tcp/config';
 
 export interface StackOptions {
   clock: Clock;
@@ -30,6 +32,8 @@ export interface StackOptions {
   icmpRateLimit?: Partial<IcmpRateLimit>;
   /** MTU of `lo` (default 16384). */
   loopbackMtu?: number;
+  /** TCP settings (src/tcp/config.ts). */
+  tcp?: Partial<TcpConfig>;
 }
 
 export interface IpconfigInfo {
@@ -65,12 +69,8 @@ export class Stack {
   readonly ip: Ipv4Layer;
   readonly icmp: IcmpLayer;
   readonly udp: UdpLayer;
-  /**
-   * TCP (the TCP engineer's `TcpLayer` from src/tcp/tcp-layer.ts) is attached
-   * here: `stack.tcp = new TcpLayer(stack)`, which registers itself with
-   * `stack.ip.register`. Typed loosely so this file does not depend on it.
-   */
-  tcp: any = undefined;
+  /** TCP (src/tcp/tcp-layer.ts); it registers itself with `ip.register`. */
+  readonly tcp: TcpLayer;
   /** DNS resolver (the DNS engineer's), attached the same way. */
   dns: any = undefined;
   /** Forward datagrams not addressed to us (router mode). */
@@ -110,6 +110,7 @@ export class Stack {
     this.udp = new UdpLayer(this);
     this.ip.register(this.icmp);
     this.ip.register(this.udp);
+    this.tcp = new TcpLayer(this, options.tcp);
     this.ipconfig('lo', { ip: IPV4_LOOPBACK, netmask: 8, up: true });
   }
 
