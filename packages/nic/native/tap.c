@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define DISCARD_SIZE 65536
@@ -403,19 +404,29 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
   int32_t *lens = (int32_t *)d1;
   int32_t *status = (int32_t *)d2;
   if (max > n1) max = (uint32_t)n1;
+  if (h->scratch == NULL) {
+    h->scratch = malloc(DISCARD_SIZE);
+    if (h->scratch == NULL) return throw_errno(env, "pnet tap addon: malloc", ENOMEM);
+  }
+  struct iovec iov[2];
+  iov[1].iov_base = h->scratch;
+  iov[1].iov_len = DISCARD_SIZE;
   uint32_t mask = h->slots - 1;
   uint32_t idx = start;
   int32_t count = 0, bad = 0, err = 0, drained = 0;
   while ((uint32_t)count < max) {
     uint8_t *p = h->ring_base + h->data_off + (size_t)(idx & mask) * h->stride;
-    ssize_t n = read(h->fd, p, h->slot_size);
+    /* The spill buffer catches the tail of a frame longer than a slot: the kernel truncates silently to
+       the buffer it is given, so only a read longer than the slot tells us the frame was a giant. */
+    iov[0].iov_base = p;
+    iov[0].iov_len = h->slot_size;
+    ssize_t n = readv(h->fd, iov, 2);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) drained = 1;
       else err = errno;
       break;
     }
-    /* tun reports a frame's full length even when it did not fit: longer than the slot means truncated. */
     if ((size_t)n < h->min_frame || (size_t)n > h->slot_size) {
       bad++;
       continue;

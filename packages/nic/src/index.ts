@@ -35,3 +35,5 @@ export { SimSwitch } from './sim/sim-switch';
 export type { SimSwitchOptions, SwitchStats } from './sim/sim-switch';
 export { SimHub } from './sim/sim-hub';
 export type { SimHubOptions } from './sim/sim-hub';
+export { TestHost, Peer, requireRoot, skipUnlessRoot, hostSupport, sweepStaleNamespaces, liveTestHosts, namespaceExists, TEST_NETS } from './testing/test-host';
+export type { TestHostOptions, TestNet, ExecResult, ExecOptions, Neighbour, HostSupport, SupportNeeds, TeardownContext } from './testing/test-host';

@@ -12,7 +12,7 @@ import { RingLayout } from './ring-layout';
 import { TapReader } from './tap-reader';
 import { waitAsync } from './wait-async';
 import {
-  STAT_ADMIN_UP, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
+  STAT_ADMIN_UP, STAT_BELL, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
   STAT_TX_ERRORS, TapWorkerData,
 } from './worker-protocol';
 
@@ -62,6 +62,8 @@ export class TapNic extends NicBase {
   readonly mode: TapMode;
   /** Resolves when the device is fully released (in worker mode, when the worker has closed its fd and exited). */
   readonly whenClosed: Promise<void>;
+  /** Resolves when I/O is running (at once in main mode; when the worker has started in worker mode). Frames sent before are queued. */
+  readonly whenReady: Promise<void>;
   /** errno text of the error that took the device away, if one did. */
   lastError: string | null = null;
 
@@ -69,6 +71,7 @@ export class TapNic extends NicBase {
   private readonly handle: TapHandle;
   private carrierOk = true;
   private resolveClosed!: () => void;
+  private resolveReady!: () => void;
   // main mode
   private reader: TapReader | null = null;
   // worker mode
@@ -126,6 +129,7 @@ export class TapNic extends NicBase {
     this.ifname = ifname;
     this.mode = worker ? 'worker' : 'main';
     this.whenClosed = new Promise((resolve) => { this.resolveClosed = resolve; });
+    this.whenReady = new Promise((resolve) => { this.resolveReady = resolve; });
     if (options.kernelMtu !== undefined && options.kernelMtu !== false) {
       const kmtu = options.kernelMtu === true ? this.capabilities.mtu : options.kernelMtu;
       try {
@@ -144,6 +148,7 @@ export class TapNic extends NicBase {
     this.reader = new TapReader(this.addon, this.handle, this.rx, MIN_FRAME, (slot, length, ts) => this.accountReceived(slot, length, ts));
     this.addon.setRef(this.handle, options.keepAlive === true);
     this.addon.start(this.handle, this.onReadable);
+    this.resolveReady();
   }
 
   private readonly onReadable = (status: number): void => {
@@ -193,22 +198,28 @@ export class TapNic extends NicBase {
     const code = `${register ? `require(${JSON.stringify(register)});\n` : ''}require(${JSON.stringify(entry)});\n`;
     const worker = new Worker(code, { eval: true, workerData: data, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } });
     this.worker = worker;
-    if (options.keepAlive !== true) worker.unref();
     worker.on('error', (e) => {
       this.lastError = `worker: ${e.message}`;
       this.loseCarrier(0);
     });
+    worker.on('message', (m: { type?: string }) => {
+      if (m && m.type === 'ready') this.resolveReady();
+    });
     worker.on('exit', () => {
       this.worker = null;
       if (!this.closed) this.loseCarrier(0);
+      this.resolveReady();
       this.resolveClosed();
     });
+    // After the listeners: adding a 'message' listener would ref the worker again.
+    if (options.keepAlive !== true) worker.unref();
     this.pump();
   }
 
-  /** Waits (without blocking) on the rx ring's doorbell; each ring accounts the new frames, then notifies. */
+  /** Waits (without blocking) on the worker's bell; each ring accounts the new frames, then notifies. */
   private readonly pump = (): void => {
-    const { array, index } = this.rx.doorbell;
+    const array = this.stats!;
+    const index = STAT_BELL;
     for (let spins = 0; !this.closed; spins++) {
       const seen = Atomics.load(array, index);
       this.drainWorker();
@@ -283,10 +294,10 @@ export class TapNic extends NicBase {
     this.addon.close(this.handle);
     if (this.worker !== null) {
       this.worker.postMessage({ type: 'close' });
-      // Wake our own pump so it sees `closed` and stops waiting.
-      const { array, index } = this.rx.doorbell;
-      Atomics.add(array, index, 1);
-      Atomics.notify(array, index);
+      // Keep the process up until the worker has closed its fd; wake our pump so it sees `closed` and stops.
+      this.worker.ref();
+      Atomics.add(this.stats!, STAT_BELL, 1);
+      Atomics.notify(this.stats!, STAT_BELL);
     } else {
       this.resolveClosed();
     }

@@ -9,9 +9,8 @@ import { constants as osConstants } from 'node:os';
 import { FrameRing } from '../ring/frame-ring';
 import type { TapAddon } from './addon';
 import { TapReader } from './tap-reader';
-import { waitAsync } from './wait-async';
 import {
-  STAT_ADMIN_UP, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS, STAT_TX_ERRORS,
+  STAT_ADMIN_UP, STAT_BELL, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS, STAT_TX_ERRORS,
   TapWorkerData,
 } from './worker-protocol';
 
@@ -33,11 +32,10 @@ function fail(errno: number): void {
   shutdown();
 }
 
-/** Rings the rx doorbell once more after the stats moved, so the main thread never misses the last batch. */
+/** Wakes the main thread after the stats moved (once per batch: Atomics.notify is not free). */
 function ringMain(): void {
-  const { array, index } = rx.doorbell;
-  Atomics.add(array, index, 1);
-  Atomics.notify(array, index);
+  Atomics.add(stats, STAT_BELL, 1);
+  Atomics.notify(stats, STAT_BELL);
 }
 
 function onReadable(status: number): void {
@@ -72,22 +70,13 @@ function drainTx(): void {
   }
 }
 
-/** Waits (without blocking the loop) on the tx ring's doorbell. */
-function pumpTx(): void {
-  const { array, index } = tx.doorbell;
-  for (let spins = 0; open; spins++) {
-    const seen = Atomics.load(array, index);
+/** Writes what the stack queued, then waits (without blocking this thread's loop) for more. */
+async function pumpTx(): Promise<void> {
+  while (open) {
     drainTx();
     if (!open) return;
-    const w = waitAsync(array, index, seen);
-    if (w.async) {
-      w.value.then(pumpTx);
-      return;
-    }
-    if (spins >= 64) {
-      setImmediate(pumpTx);
-      return;
-    }
+    // Announces the wait, so the producer (the stack's thread) rings the tx ring's doorbell.
+    await tx.waitForFramesAsync();
   }
 }
 
@@ -104,4 +93,5 @@ parentPort!.on('message', (m: { type: string }) => {
 });
 addon.setRef(handle, true);
 addon.start(handle, onReadable);
-pumpTx();
+void pumpTx();
+parentPort!.postMessage({ type: 'ready' });

@@ -7,7 +7,9 @@ export const STAT_TX_ERRORS = 4; // other write errors
 export const STAT_ADMIN_UP = 5; // 1 when the stack has the link up (set by main)
 export const STAT_CARRIER = 6; // 1 while the device works (cleared by the worker on a hard error)
 export const STAT_ERRNO = 7; // errno of the hard error
-export const STAT_INTS = 8;
+/** Bumped and notified by the worker after each batch; the main thread waits on it (Atomics.waitAsync). */
+export const STAT_BELL = 8;
+export const STAT_INTS = 9;
 
 export interface TapWorkerData {
   fd: number;
