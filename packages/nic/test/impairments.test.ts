@@ -200,3 +200,17 @@ test('directions are independent: traffic on one does not change the other', (t)
   t.true(busy.link.stats.bToA.offered === 2000 && busy.link.stats.bToA.droppedLoss > 0);
   t.deepEqual(busy.arrivals, only.arrivals);
 });
+
+test('frames in flight live in pooled buffers: the pool stops growing once it holds the in-flight peak', (t) => {
+  let capacityAfterWarmup = -1;
+  const { link, arrivals } = runLink({ delay: 10, jitter: 1, duplicate: 0.01 }, {
+    frames: N, spacing: 0.01,
+    onEach: (seq, r) => { if (seq === 10_000) capacityAfterWarmup = r.link.channel('aToB').poolCapacity; },
+  });
+  const ch = link.channel('aToB');
+  t.is(arrivals.length, N + link.stats.aToB.duplicated);
+  // ~1000 frames are in flight at any time (10 ms at one per 10 us): the pool grew to that once.
+  t.true(capacityAfterWarmup >= 1000 && capacityAfterWarmup <= 2048, `capacity ${capacityAfterWarmup}`);
+  t.is(ch.poolCapacity, capacityAfterWarmup);
+  t.is(ch.inFlight, 0);
+});

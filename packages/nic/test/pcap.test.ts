@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import {
-  Impairments, PcapReplayNic, PcapWriter, SimLink, SimNic, VirtualClock, localMac, readPcap, readTestSeq, writeTestFrame,
+  BROADCAST_MAC, Impairments, PcapReplayNic, PcapWriter, SimLink, SimNic, SimSwitch, VirtualClock, localMac, readPcap,
+  readTestSeq, writeTestFrame,
 } from '../src';
 import { tsharkTest, tsharkVerdict } from './helpers/tshark';
 
@@ -135,6 +136,30 @@ tsharkTest('tshark reads our captures (NIC tap and link tap, impaired traffic) w
   const l = tsharkVerdict(tshark, linkFile);
   t.true(l.frames > 0);
   t.deepEqual(l.problems, [], l.expert);
+});
+
+tsharkTest('tshark reads a capture of a switched network (all ports) cleanly', (t, tshark) => {
+  const clock = new VirtualClock();
+  const sw = new SimSwitch({ clock, seed: 4 });
+  const nics = [1, 2, 3].map((i) => new SimNic({ name: `h${i}`, mac: localMac(i), clock }));
+  nics.forEach((n, i) => sw.connect(n, { egress: { delay: 0.1 * (i + 1), duplicate: 0.05 } }));
+  const file = tmp('switch.pcap');
+  const w = new PcapWriter({ path: file });
+  w.tap(sw);
+  const buf = new Uint8Array(1514);
+  for (let i = 0; i < 300; i++) {
+    clock.runUntil(i * 0.2);
+    const from = i % 3;
+    const dst = i % 7 === 0 ? BROADCAST_MAC : localMac(((from + 1) % 3) + 1);
+    nics[from].transmit(buf, writeTestFrame(buf, { src: localMac(from + 1), dst, seq: i, length: 60 + i }));
+  }
+  clock.runUntilIdle();
+  w.close();
+  t.is(w.packets, 300);
+  const v = tsharkVerdict(tshark, file);
+  t.is(v.frames, 300);
+  t.deepEqual(v.lengths, Array.from({ length: 300 }, (_, i) => 60 + i));
+  t.deepEqual(v.problems, [], v.expert);
 });
 
 tsharkTest('the tshark check does catch a malformed capture', (t, tshark) => {
