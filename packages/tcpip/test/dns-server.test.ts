@@ -127,7 +127,7 @@ test('serves over UDP and TCP on a transport', async (t) => {
   const got: DnsMessage[] = [];
   sock.onMessage((data) => { const d = decodeDnsMessage(data); if (d.ok) got.push(d.message); });
   sock.send(encodeDnsMessage(dnsQuery(1, 'www.example.test', 1)), 53, ipv4(192, 0, 2, 53));
-  const stream = client.connectTcp!(ipv4(192, 0, 2, 53), 53);
+  const stream = client.connectTcp!(ipv4(192, 0, 2, 53), 53)!;
   const framer = new DnsStreamFramer((m) => { const d = decodeDnsMessage(m); if (d.ok) got.push(d.message); });
   stream.onData((c) => framer.push(c));
   // Two queries in one write: both answered, in order.

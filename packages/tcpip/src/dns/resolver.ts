@@ -420,8 +420,18 @@ export class DnsResolver {
         if (reply.flags.tc) {
           this.stats.truncated++;
           if (this.useTcp && this.transport.connectTcp) {
-            finish(this.tcpTry(server, name, type, timeout));
-            return;
+            let stream: DnsStream | null;
+            try {
+              stream = this.transport.connectTcp(server, this.port);
+            } catch {
+              this.stats.sendErrors++;
+              finish({ ok: false, code: 'ECONNREFUSED' });
+              return;
+            }
+            if (stream) {
+              finish(this.tcpTry(stream, name, type, timeout));
+              return;
+            }
           }
           // Without TCP a truncated reply is only usable if it still holds an answer.
           if (reply.answers.length === 0 || reply.questions.length === 0) { finish({ ok: false, code: 'EBADRESP' }); return; }
@@ -443,18 +453,10 @@ export class DnsResolver {
     });
   }
 
-  private tcpTry(server: Ipv4Address, name: string, type: number, timeout: number): Promise<TryResult> {
+  private tcpTry(stream: DnsStream, name: string, type: number, timeout: number): Promise<TryResult> {
     return new Promise<TryResult>((resolve) => {
       this.stats.tcpQueries++;
       const id = this.rng.nextInt(65536);
-      let stream: DnsStream;
-      try {
-        stream = this.transport.connectTcp!(server, this.port);
-      } catch {
-        this.stats.sendErrors++;
-        resolve({ ok: false, code: 'ECONNREFUSED' });
-        return;
-      }
       let timer: TimerHandle = 0;
       let done = false;
       const finish = (r: TryResult): void => {

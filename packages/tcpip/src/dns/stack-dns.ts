@@ -4,7 +4,7 @@
  * port 53 of the stack.
  */
 import type { Stack } from '../iface/stack';
-import type { Ipv4Address } from '../wire/ipv4-address';
+import { Ipv4Address, tryParseIpv4 } from '../wire/ipv4-address';
 import { DnsResolver, DnsResolverOptions } from './resolver';
 import { DnsServer, DnsServerTransport } from './server';
 import type { DnsDatagramSocket, DnsStream, DnsStreamListener } from './transport';
@@ -66,9 +66,9 @@ export function stackDnsTransport(stack: Stack): DnsServerTransport {
     },
   };
   // TCP is looked up at use time: it may be attached after DNS.
-  transport.connectTcp = (address: Ipv4Address, port: number): DnsStream => {
+  transport.connectTcp = (address: Ipv4Address, port: number): DnsStream | null => {
     const t = tcp();
-    if (!t) throw new Error('DNS: no TCP on this stack');
+    if (!t) return null; // no TCP attached: the resolver keeps the truncated answer
     return wrapStream(t.connect({ host: address, port }));
   };
   transport.listenTcp = (port: number): DnsStreamListener => {
@@ -78,7 +78,8 @@ export function stackDnsTransport(stack: Stack): DnsServerTransport {
     return {
       onConnection(l) {
         server.on('connection', (s) => {
-          const address = (typeof s.remoteAddress === 'number' ? s.remoteAddress : 0) as Ipv4Address;
+          const ra = s.remoteAddress;
+          const address = (typeof ra === 'number' ? ra : typeof ra === 'string' ? tryParseIpv4(ra) ?? 0 : 0) as Ipv4Address;
           l(wrapStream(s), { address, port: typeof s.remotePort === 'number' ? s.remotePort : 0 });
         });
       },

@@ -34,8 +34,12 @@ export interface DnsTransport {
    * so the resolver can draw another one.
    */
   openUdp(localPort: number): DnsDatagramSocket;
-  /** A TCP connection to `address:port`; absent when there is no TCP. */
-  connectTcp?(address: Ipv4Address, port: number): DnsStream;
+  /**
+   * A TCP connection to `address:port`. Absent, or returning null, when there
+   * is no TCP (then a truncated UDP reply is used as it is); throws when the
+   * connection cannot be opened.
+   */
+  connectTcp?(address: Ipv4Address, port: number): DnsStream | null;
 }
 
 /** A TCP listener for the server side. */
