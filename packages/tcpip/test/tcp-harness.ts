@@ -312,7 +312,7 @@ export class TcpScript {
     const err = parseTcp(bytes, 0, bytes.length, v);
     if (err) throw new Error(`stack sent a malformed segment: ${err}`);
     if (tcpChecksum(bytes, 0, bytes.length, this.local, this.peer) !== 0) throw new Error('stack sent a bad checksum');
-    if ((v.flags & TCP_SYN) && this.stackIsn === null) this.stackIsn = v.seq;
+    if (v.flags & TCP_SYN) this.stackIsn = v.seq; // the latest SYN or SYN-ACK sets the base
     const base = this.stackIsn ?? 0;
     this.out.push({
       flags: formatTcpFlags(v.flags),

@@ -115,6 +115,11 @@ export class TcpListener {
 
   constructor(readonly address: Ipv4Address, readonly port: number, readonly backlog: number) {}
 
+  /** RFC 9293 LISTEN while open. */
+  get state(): 'LISTEN' | 'CLOSED' {
+    return this.closed ? 'CLOSED' : 'LISTEN';
+  }
+
   /** Takes the oldest established connection, if any. */
   accept(): TcpConnection | null {
     const c = this.acceptQueue.shift() ?? null;

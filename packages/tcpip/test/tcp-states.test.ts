@@ -1,0 +1,294 @@
+/**
+ * Segment-level scripts in virtual time for the RFC 9293 state machine (in the spirit of
+ * packetdrill's tcp/close and tcp/shutdown suites). The scripted peer's numbers are relative to
+ * its ISN, the stack's to the ISN of its SYN / SYN-ACK.
+ */
+import test from 'ava';
+import { TcpScript } from './tcp-harness';
+
+const plain = { timestamps: false, windowScaling: false };
+
+test('passive open: LISTEN -> SYN-RECEIVED -> ESTABLISHED, SYN-ACK carries our options', (t) => {
+  const s = new TcpScript({ windowScaling: true, timestamps: true });
+  const l = s.tcp.openListener({ port: 8080 });
+  t.is(l.state, 'LISTEN');
+  s.inject({ flags: 'S', seq: 0, win: 65535, mss: 1000, wscale: 7, sackOk: true, ts: [500, 0] });
+  const sa = s.next()!;
+  t.like(sa, { flags: 'S.', seq: 0, ack: 1, mss: 1460, wscale: 3, sackOk: false });
+  t.deepEqual(sa.ts![1], 500, 'echoes the peer timestamp');
+  t.is(l.synQueue.size, 1);
+  const c = [...l.synQueue][0];
+  t.is(c.state, 'SYN-RECEIVED');
+  s.inject({ flags: '.', seq: 1, ack: 1, win: 100, ts: [501, sa.ts![0]] });
+  t.is(c.state, 'ESTABLISHED');
+  t.is(l.accept(), c);
+  t.is(c.effMss, 1000 - 12, 'peer MSS minus timestamp option');
+  t.is(c.sndWnd, 100 << 7, 'window scaled by the peer shift');
+  t.is(s.next(), undefined);
+});
+
+test('active open: SYN-SENT -> ESTABLISHED; SYN offers MSS, window scale and timestamps', (t) => {
+  const s = new TcpScript();
+  const c = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 8080 });
+  t.is(c.state, 'SYN-SENT');
+  const syn = s.next()!;
+  t.like(syn, { flags: 'S', seq: 0, mss: 1460, wscale: 3, win: 65535 });
+  t.truthy(syn.ts);
+  s.inject({ flags: 'S.', seq: 0, ack: 1, win: 65535, mss: 1460 });
+  t.is(c.state, 'ESTABLISHED');
+  t.like(s.next(), { flags: '.', seq: 1, ack: 1 });
+  t.false(c.tsEnabled, 'the peer did not echo timestamps');
+  t.is(c.sndWscale, 0);
+  t.is(c.rcvWscale, 0, 'no scaling unless both sides offer it');
+});
+
+test('simultaneous open: SYN-SENT -> SYN-RECEIVED -> ESTABLISHED', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 8080 });
+  t.like(s.next(), { flags: 'S', seq: 0 });
+  s.inject({ flags: 'S', seq: 0, win: 65535, mss: 1460 });
+  t.is(c.state, 'SYN-RECEIVED');
+  t.like(s.next(), { flags: 'S.', seq: 0, ack: 1 });
+  s.inject({ flags: 'S.', seq: 0, ack: 1, win: 65535, mss: 1460 });
+  t.is(c.state, 'ESTABLISHED');
+  // Data flows afterwards.
+  c.write(Buffer.from('hi'));
+  t.like(s.next(), { flags: 'P.', seq: 1, ack: 1, len: 2 });
+});
+
+test('active close: FIN-WAIT-1 -> FIN-WAIT-2 -> TIME-WAIT -> CLOSED after 2MSL', (t) => {
+  const s = new TcpScript({ ...plain, timeWait: 30_000 });
+  const c = s.acceptOne();
+  c.shutdown();
+  t.is(c.state, 'FIN-WAIT-1');
+  t.like(s.next(), { flags: 'F.', seq: 1, ack: 1 });
+  s.inject({ flags: '.', seq: 1, ack: 2 });
+  t.is(c.state, 'FIN-WAIT-2');
+  s.inject({ flags: 'F.', seq: 1, ack: 2 });
+  t.is(c.state, 'TIME-WAIT');
+  t.like(s.next(), { flags: '.', seq: 2, ack: 2 });
+  s.advance(29_999);
+  t.is(c.state, 'TIME-WAIT');
+  s.advance(1);
+  t.is(c.state, 'CLOSED');
+  t.is(s.tcp.connections().length, 0);
+  t.is(s.next(), undefined);
+});
+
+test('FIN-WAIT-1 with FIN+ACK of our FIN goes straight to TIME-WAIT', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  c.shutdown();
+  s.next();
+  s.inject({ flags: 'F.', seq: 1, ack: 2 });
+  t.is(c.state, 'TIME-WAIT');
+  t.like(s.next(), { flags: '.', seq: 2, ack: 2 });
+});
+
+test('simultaneous close: FIN-WAIT-1 -> CLOSING -> TIME-WAIT', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  c.shutdown();
+  t.like(s.next(), { flags: 'F.', seq: 1, ack: 1 });
+  s.inject({ flags: 'F.', seq: 1, ack: 1 }); // the peer's FIN crosses ours
+  t.is(c.state, 'CLOSING');
+  t.like(s.next(), { flags: '.', seq: 2, ack: 2 });
+  s.inject({ flags: '.', seq: 2, ack: 2 });
+  t.is(c.state, 'TIME-WAIT');
+});
+
+test('passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  let ended = false;
+  let closed: unknown = 'open';
+  c.events = { onEnd: () => { ended = true; }, onClose: (e) => { closed = e; } };
+  s.inject({ flags: 'F.', seq: 1, ack: 1 });
+  t.is(c.state, 'CLOSE-WAIT');
+  t.true(ended);
+  t.like(s.next(), { flags: '.', seq: 1, ack: 2 }, 'a FIN is ACKed at once');
+  c.shutdown();
+  t.is(c.state, 'LAST-ACK');
+  t.like(s.next(), { flags: 'F.', seq: 1, ack: 2 });
+  s.inject({ flags: '.', seq: 2, ack: 2 });
+  t.is(c.state, 'CLOSED');
+  t.is(closed, null);
+});
+
+test('half-close: data keeps flowing toward the side that sent FIN (and from it after our FIN)', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  s.inject({ flags: 'F.', seq: 1, ack: 1 });
+  s.next();
+  t.is(c.state, 'CLOSE-WAIT');
+  t.is(c.write(Buffer.from('late reply')), 10);
+  t.like(s.next(), { flags: 'P.', seq: 1, ack: 2, len: 10 });
+  s.inject({ flags: '.', seq: 2, ack: 11 });
+  // And the other direction: we shut down, the peer keeps sending.
+  const s2 = new TcpScript(plain);
+  const c2 = s2.acceptOne();
+  c2.shutdown();
+  s2.next();
+  s2.inject({ flags: '.', seq: 1, ack: 2 });
+  t.is(c2.state, 'FIN-WAIT-2');
+  s2.inject({ flags: 'P.', seq: 1, ack: 2, data: 'more data' });
+  t.is(c2.readBuffer()!.toString(), 'more data');
+  t.is(c2.state, 'FIN-WAIT-2');
+});
+
+test('TIME-WAIT: a retransmitted FIN is ACKed again and restarts 2MSL', (t) => {
+  const s = new TcpScript({ ...plain, timeWait: 10_000 });
+  const c = s.acceptOne();
+  c.shutdown();
+  s.next();
+  s.inject({ flags: 'F.', seq: 1, ack: 2 });
+  s.next();
+  s.advance(8000);
+  s.inject({ flags: 'F.', seq: 1, ack: 2 });
+  t.like(s.next(), { flags: '.', seq: 2, ack: 2 });
+  s.advance(8000);
+  t.is(c.state, 'TIME-WAIT', 'timer restarted');
+  s.advance(2000);
+  t.is(c.state, 'CLOSED');
+});
+
+test('TIME-WAIT: a new SYN with a higher sequence number opens a new incarnation', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  s.inject({ flags: 'F.', seq: 1, ack: 1 });
+  s.next();
+  c.shutdown();
+  s.next();
+  s.inject({ flags: '.', seq: 2, ack: 2 });
+  t.is(c.state, 'CLOSED', 'passive closer needs no TIME-WAIT');
+  // The active closer side: let the stack close first.
+  const s2 = new TcpScript(plain);
+  const l = s2.tcp.openListener({ port: 8080 });
+  s2.inject({ flags: 'S', seq: 0, mss: 1460 });
+  s2.next();
+  s2.inject({ flags: '.', seq: 1, ack: 1 });
+  const c2 = l.accept()!;
+  c2.shutdown();
+  s2.next();
+  s2.inject({ flags: 'F.', seq: 1, ack: 2 });
+  s2.next();
+  t.is(c2.state, 'TIME-WAIT');
+  s2.inject({ flags: 'S', seq: 100_000, mss: 1460 });
+  t.is(c2.state, 'CLOSED');
+  t.like(s2.next(), { flags: 'S.', ack: 100_001 });
+  t.is(l.synQueue.size, 1);
+  // An old SYN (below RCV.NXT) only gets a challenge ACK from TIME-WAIT.
+  const s3 = new TcpScript(plain);
+  const l3 = s3.tcp.openListener({ port: 8080 });
+  s3.inject({ flags: 'S', seq: 0, mss: 1460 });
+  s3.next();
+  s3.inject({ flags: '.', seq: 1, ack: 1 });
+  const c3 = l3.accept()!;
+  c3.shutdown(); s3.next();
+  s3.inject({ flags: 'F.', seq: 1, ack: 2 }); s3.next();
+  s3.inject({ flags: 'S', seq: 0, mss: 1460 });
+  t.is(c3.state, 'TIME-WAIT');
+  t.like(s3.next(), { flags: '.', seq: 2, ack: 2 });
+});
+
+test('SYN-RECEIVED: a retransmitted SYN gets the SYN-ACK again; SYN-ACK retransmits, then the half-open connection is dropped', (t) => {
+  const s = new TcpScript({ ...plain, synRetries: 2 });
+  const l = s.tcp.openListener({ port: 8080 });
+  s.inject({ flags: 'S', seq: 0, mss: 1460 });
+  t.like(s.next(), { flags: 'S.', seq: 0, ack: 1, time: 0 });
+  s.inject({ flags: 'S', seq: 0, mss: 1460 });
+  t.like(s.next(), { flags: 'S.', seq: 0, ack: 1, time: 0 });
+  s.advance(1000);
+  t.like(s.next(), { flags: 'S.', seq: 0, ack: 1, time: 1000 });
+  s.advance(2000);
+  t.like(s.next(), { flags: 'S.', seq: 0, ack: 1, time: 3000 });
+  s.advance(4000);
+  t.is(s.next(), undefined, 'no RST: the half-open connection just goes away');
+  t.is(l.synQueue.size, 0);
+  t.is(s.tcp.connections().length, 0);
+  t.is(l.state, 'LISTEN');
+});
+
+test('RST in SYN-RECEIVED returns a passive connection to LISTEN', (t) => {
+  const s = new TcpScript(plain);
+  const l = s.tcp.openListener({ port: 8080 });
+  s.inject({ flags: 'S', seq: 0, mss: 1460 });
+  s.next();
+  s.inject({ flags: 'R', seq: 1 });
+  t.is(l.synQueue.size, 0);
+  t.is(s.tcp.connections().length, 0);
+  s.inject({ flags: 'S', seq: 50, mss: 1460 });
+  t.like(s.next(), { flags: 'S.', ack: 51 });
+});
+
+test('listen queues are bounded: SYN queue and accept queue (backlog)', (t) => {
+  const s = new TcpScript({ ...plain, synQueueLength: 2 });
+  const l = s.tcp.openListener({ port: 8080, backlog: 1 });
+  for (let i = 0; i < 3; i++) s.inject({ flags: 'S', seq: 0, mss: 1460, srcPort: 1000 + i });
+  t.is(s.out.length, 2, 'third SYN dropped');
+  t.is(l.synQueue.size, 2);
+  const first = s.out[0];
+  s.clear();
+  s.inject({ flags: '.', raw: true, seq: s.peerIsn + 1, ack: first.absSeq + 1, srcPort: 1000 });
+  t.is(l.acceptQueue.length, 1);
+  s.inject({ flags: 'S', seq: 0, mss: 1460, srcPort: 2000 });
+  t.is(s.out.length, 0, 'accept queue full: SYN dropped');
+  t.true((s.tcp.stats.errors['listen-overflow'] ?? 0) >= 2);
+  l.accept();
+  s.inject({ flags: 'S', seq: 0, mss: 1460, srcPort: 2000 });
+  t.like(s.next(), { flags: 'S.' });
+});
+
+test('closing a listener resets its queued connections; the port answers RST afterwards', (t) => {
+  const s = new TcpScript(plain);
+  const l = s.tcp.openListener({ port: 8080 });
+  s.inject({ flags: 'S', seq: 0, mss: 1460 });
+  s.next();
+  s.inject({ flags: '.', seq: 1, ack: 1 });
+  s.tcp.closeListener(l);
+  t.is(l.state, 'CLOSED');
+  t.like(s.next(), { flags: 'R.', seq: 1 });
+  s.inject({ flags: 'S', seq: 0, mss: 1460, srcPort: 999 });
+  t.like(s.next(), { flags: 'R.', absSeq: 0, ack: 1 });
+});
+
+test('every one of the eleven states is reachable', (t) => {
+  const seen = new Set<string>();
+  const s = new TcpScript(plain);
+  const l = s.tcp.openListener({ port: 8080 });
+  seen.add(l.state);
+  const a = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 9000 });
+  seen.add(a.state);
+  a.abort();
+  seen.add(a.state);
+  s.inject({ flags: 'S', seq: 0, mss: 1460 });
+  seen.add([...l.synQueue][0].state);
+  s.inject({ flags: '.', seq: 1, ack: 1 });
+  const c = l.accept()!;
+  seen.add(c.state);
+  c.shutdown(); seen.add(c.state);
+  s.inject({ flags: 'F.', seq: 1, ack: 1 }); seen.add(c.state); // CLOSING
+  s.inject({ flags: '.', seq: 2, ack: 2 }); seen.add(c.state); // TIME-WAIT
+  const s2 = new TcpScript(plain);
+  const c2 = s2.acceptOne();
+  c2.shutdown(); s2.inject({ flags: '.', seq: 1, ack: 2 }); seen.add(c2.state); // FIN-WAIT-2
+  const s3 = new TcpScript(plain);
+  const c3 = s3.acceptOne();
+  s3.inject({ flags: 'F.', seq: 1, ack: 1 }); seen.add(c3.state); // CLOSE-WAIT
+  c3.shutdown(); seen.add(c3.state); // LAST-ACK
+  t.deepEqual([...seen].sort(), ['CLOSED', 'CLOSE-WAIT', 'CLOSING', 'ESTABLISHED', 'FIN-WAIT-1', 'FIN-WAIT-2', 'LAST-ACK',
+    'LISTEN', 'SYN-RECEIVED', 'SYN-SENT', 'TIME-WAIT'].sort());
+});
+
+test('shutdown before the handshake completes sends the FIN right after it', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 8080 });
+  s.next();
+  c.write(Buffer.from('req'));
+  c.shutdown();
+  t.is(c.state, 'SYN-SENT');
+  s.inject({ flags: 'S.', seq: 0, ack: 1, mss: 1460 });
+  t.is(c.state, 'FIN-WAIT-1');
+  t.like(s.next(), { flags: 'FP.', seq: 1, ack: 1, len: 3 });
+  t.is(s.next(), undefined);
+});
