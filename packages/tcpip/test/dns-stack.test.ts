@@ -65,13 +65,22 @@ test('NXDOMAIN is cached: the second lookup sends nothing', async (t) => {
   t.is(w.named.stats.nxdomain, 2);
 });
 
-test('without TCP on the stack a truncated reply gives what fit', async (t) => {
+test('a reply too big for 512 bytes is truncated and fetched again over TCP', async (t) => {
   const w = world();
-  w.client.tcp = undefined; // a stack without TCP
   const addrs = await w.clock.drive(w.resolver.resolve('big.example.test'));
+  t.is(addrs.length, 50);
   t.is(w.named.stats.truncated, 1);
+  t.is(w.named.stats.tcp, 1);
   t.is(w.resolver.stats.truncated, 1);
-  t.is(w.resolver.stats.tcpQueries, 0);
+  t.is(w.resolver.stats.tcpQueries, 1);
+});
+
+test('with TCP off, a truncated reply gives what fit', async (t) => {
+  const w = world();
+  const udpOnly = attachDns(w.client, { servers: [NS], tcp: false });
+  const addrs = await w.clock.drive(udpOnly.resolve('big.example.test'));
+  t.is(w.named.stats.truncated, 1);
+  t.is(udpOnly.stats.tcpQueries, 0);
   t.true(addrs.length > 0 && addrs.length < 50);
 });
 
