@@ -73,6 +73,12 @@ export class TCPHandle extends Handle {
     return collect(values, parsed.length);
   }
 
+  /** Bytes received and not read yet. */
+  available(): number {
+    this.ensureUsable('read from');
+    return this.buffer.length;
+  }
+
   /** Sends the bytes of each argument, in order. */
   write(...data: Array<string | Uint8Array | number>): void {
     this.ensureState('write to', 'open');
