@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BenchRow, BenchRun } from './bench';
 
-const modules: { name: string; load: () => Promise<{ run: BenchRun }> }[] = [
+export const modules: { name: string; load: () => Promise<{ run: BenchRun }> }[] = [
   { name: 'ring', load: () => import('./ring') },
 ];
 
@@ -24,7 +24,7 @@ function format(v: number): string {
   return a >= 1 ? v.toFixed(2) : v.toPrecision(3);
 }
 
-function table(rows: BenchRow[]): string {
+export function table(rows: BenchRow[]): string {
   const head = ['benchmark', 'ours', 'unit', 'anchor', 'anchor value', 'ours/anchor'];
   const cells = rows.map((r) => [r.name, format(r.value), r.unit, r.anchor, format(r.anchorValue), r.ratio.toFixed(3)]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   console.log(`\nwrote ${path.relative(process.cwd(), out)}`);
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
