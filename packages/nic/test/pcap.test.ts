@@ -142,10 +142,10 @@ tsharkTest('tshark reads a capture of a switched network (all ports) cleanly', (
   const clock = new VirtualClock();
   const sw = new SimSwitch({ clock, seed: 4 });
   const nics = [1, 2, 3].map((i) => new SimNic({ name: `h${i}`, mac: localMac(i), clock }));
-  nics.forEach((n, i) => sw.connect(n, { egress: { delay: 0.1 * (i + 1), duplicate: 0.05 } }));
   const file = tmp('switch.pcap');
   const w = new PcapWriter({ path: file });
-  w.tap(sw);
+  w.tap(sw); // before any port exists: it sees ports connected later too
+  nics.forEach((n, i) => sw.connect(n, { egress: { delay: 0.1 * (i + 1), duplicate: 0.05 } }));
   const buf = new Uint8Array(1514);
   for (let i = 0; i < 300; i++) {
     clock.runUntil(i * 0.2);

@@ -24,6 +24,9 @@ export interface SimFabricOptions {
   bufferSize?: number;
 }
 
+// Port names for taps, made once (a String() per frame would allocate).
+const PORT_NAMES: string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
 /** One port of a switch or hub, with its own impairments each way. */
 export class FabricPort implements SimAttachment {
   nic: SimNic | null = null;
@@ -77,7 +80,7 @@ export class FabricPort implements SimAttachment {
 
   /** @internal the fabric decides where a frame that reached it goes. */
   readonly fromNic = (frame: Uint8Array, length: number): void => {
-    this.fabric.forwardFrom(this, frame, length);
+    this.fabric.arrived(this, frame, length);
   };
 }
 
@@ -90,6 +93,7 @@ export abstract class SimFabric {
   readonly clock: Clock;
   protected readonly rng: Rng;
   protected readonly portList: FabricPort[] = [];
+  private fabricTaps: ((port: string, frame: Uint8Array, length: number, timestamp: number) => void)[] = [];
   private readonly bufferSize: number | undefined;
 
   constructor(options: SimFabricOptions) {
@@ -144,10 +148,24 @@ export abstract class SimFabric {
     if (!up) this.portGone(port);
   }
 
-  /** Taps every frame as it reaches the fabric from any port (direction: the port index). */
+  /**
+   * Taps every frame as it reaches the fabric from any port, present or
+   * future (the "direction" is the port index as a string).
+   */
   addTap(tap: (port: string, frame: Uint8Array, length: number, timestamp: number) => void): () => void {
-    const offs = this.portList.map((p) => p.ingress.addTap((f, l, t) => tap(String(p.index), f, l, t)));
-    return () => { for (const off of offs) off(); };
+    this.fabricTaps = [...this.fabricTaps, tap];
+    return () => { this.fabricTaps = this.fabricTaps.filter((t) => t !== tap); };
+  }
+
+  /** @internal a frame reached the fabric from `port`. */
+  arrived(port: FabricPort, frame: Uint8Array, length: number): void {
+    const taps = this.fabricTaps;
+    if (taps.length > 0) {
+      const now = this.clock.now();
+      const name = PORT_NAMES[port.index] ?? String(port.index);
+      for (let i = 0; i < taps.length; i++) taps[i](name, frame, length, now);
+    }
+    this.forwardFrom(port, frame, length);
   }
 
   /** @internal */
