@@ -386,12 +386,13 @@ export class TcpScript {
   }
 
   /** Listens on localPort and performs a handshake from the peer; returns the accepted connection. */
-  acceptOne(opts: { mss?: number; wscale?: number; ts?: boolean; win?: number } = {}): TcpConnection {
+  acceptOne(opts: { mss?: number; wscale?: number; ts?: boolean; win?: number; rtt?: number } = {}): TcpConnection {
     const l = this.tcp.openListener({ port: this.localPort });
     this.inject({ flags: 'S', seq: 0, win: opts.win ?? 65535, mss: opts.mss ?? 1460, wscale: opts.wscale,
       ts: opts.ts ? [100, 0] : undefined });
     const synack = this.next();
     if (!synack || synack.flags !== 'S.') throw new Error(`expected SYN-ACK, got ${JSON.stringify(synack)}`);
+    if (opts.rtt) this.advance(opts.rtt);
     this.inject({ flags: '.', seq: 1, ack: 1, win: opts.win ?? 65535, ts: opts.ts ? [101, synack.ts![0]] : undefined });
     const c = l.accept();
     if (!c) throw new Error('no connection accepted');

@@ -654,9 +654,12 @@ export class TcpConnection implements HeapItem {
       this.sndWl2 = ack;
       if (segWnd > this.maxSndWnd) this.maxSndWnd = segWnd;
       if (segWnd > 0 && this.persist) {
+        // The window opened: the probe byte beyond the old window was most likely dropped, so
+        // resume from SND.UNA (as BSD does when leaving persist).
         this.persist = false;
         this.persistBackoff = 0;
-        this.rtxAt = seqGt(this.sndMax, this.sndUna) ? now + this.rtt.rto : Infinity;
+        this.sndNxt = this.sndUna;
+        this.rtxAt = Infinity;
       }
     }
     if (this.state === 'CLOSED') return; // finished by the ACK (LAST-ACK)
@@ -1117,6 +1120,8 @@ export class TcpConnection implements HeapItem {
   /** The earliest time this connection needs `onTimer`. */
   nextDeadline(): number {
     let t = this.rtxAt;
+    const ut = this.io.config.userTimeout;
+    if (ut > 0 && t !== Infinity && !this.persist && t > this.progressAt + ut) t = this.rtxAt = this.progressAt + ut;
     if (this.delackAt < t) t = this.delackAt;
     if (this.keepaliveAt < t) t = this.keepaliveAt;
     if (this.closeAt < t) t = this.closeAt;
