@@ -16,7 +16,7 @@ import { DhcpClient } from '../src/dhcp/stack-dhcp';
 import type { DhcpLease } from '../src/dhcp/transport';
 import { attachDns } from '../src/dns/stack-dns';
 import { DnsError } from '../src/dns/resolver';
-import { formatIpv4, parseIpv4 as ip } from '../src/wire/ipv4-address';
+import { formatIpv4, IPV4_ANY, parseIpv4 as ip } from '../src/wire/ipv4-address';
 
 const rootTest = requireRoot(test, { commands: ['dnsmasq', 'ping', 'tshark'] });
 /** Hang guard for waits on the kernel and dnsmasq (not a speed assertion). */
@@ -103,7 +103,7 @@ rootTest.serial('DHCP from dnsmasq configures the stack; names dnsmasq serves re
 
   // stop() releases: dnsmasq drops the lease from its file.
   await guard(dhcp.stop(), 'release');
-  t.is(stack.ipconfig('eth0')!.ip, 0);
+  t.is(stack.ipconfig('eth0')!.ip, IPV4_ANY);
   await until(() => !fs.readFileSync(r.leases, 'utf8').includes(formatIpv4(lease.address) + ' '), `lease released\n${r.dnsmasq.output}`);
   t.regex(r.dnsmasq.output, /DHCPRELEASE/);
 
