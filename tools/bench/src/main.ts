@@ -12,6 +12,7 @@ import type { BenchRow, BenchRun } from './bench';
 
 export const modules: { name: string; load: () => Promise<{ run: BenchRun }> }[] = [
   { name: 'ring', load: () => import('./ring') },
+  { name: 'sim', load: () => import('./sim') },
 ];
 
 function format(v: number): string {
