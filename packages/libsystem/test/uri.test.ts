@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { checkURI, parseURI, urlEncode } from '../src';
+import { checkURI, parseURI, urlEncode } from '../src/uri/uri';
 
 test('parseURI splits scheme, user, host, port, path, query and fragment', (t) => {
   t.deepEqual(parseURI('http://user@example.test:8080/a/b?x=1&y=2#frag'), {
