@@ -102,3 +102,20 @@ test('a NIC set administratively down drops what arrives', (t) => {
   t.is(b.rx.size, 0);
   t.is(b.counters.rxDrops, 1);
 });
+
+test('closing a NIC unplugs it: the far end loses carrier', (t) => {
+  const { clock, a, b, link } = pair(1);
+  const events: string[] = [];
+  a.onLinkChange((up) => events.push(`a:${up}`));
+  b.onLinkChange((up) => events.push(`b:${up}`));
+  a.transmit(frame(1));
+  b.close();
+  t.deepEqual(events.sort(), ['a:false', 'b:false']);
+  t.false(b.linkUp);
+  t.false(a.linkUp);
+  t.false(link.isConnected);
+  clock.runUntilIdle();
+  t.is(link.stats.aToB.droppedNoCarrier, 1);
+  b.close();
+  t.false(b.transmit(frame(2)));
+});

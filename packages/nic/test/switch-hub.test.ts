@@ -131,3 +131,15 @@ test('hub: a disconnected NIC loses its carrier and gets nothing more', (t) => {
   t.deepEqual(got, [[], [1], []]);
   t.false(nics[2].transmit(new Uint8Array(64)));
 });
+
+test('closing a NIC unplugs it from its switch port and flushes its address', (t) => {
+  const { fabric, nics, got, send } = net('switch', 3);
+  const sw = fabric as SimSwitch;
+  send(1, BROADCAST_MAC, 1);
+  t.is(sw.lookup(localMac(2)), 1);
+  nics[1].close();
+  t.is(sw.port(1).nic, null);
+  t.is(sw.lookup(localMac(2)), undefined);
+  send(0, localMac(2), 2); // unknown again: flooded to the one NIC left
+  t.deepEqual(got.map((g) => g.length), [1, 0, 2]);
+});

@@ -55,6 +55,10 @@ export class FabricPort implements SimAttachment {
     return this.ingress.send(frame, length);
   }
 
+  nicClosed(nic: SimNic): void {
+    this.fabric.disconnect(nic);
+  }
+
   /** Taps frames arriving at the fabric ('in') and at the NIC ('out'). */
   addTap(tap: PortTap): () => void {
     const offIn = this.ingress.addTap((f, l, t) => tap('in', f, l, t));

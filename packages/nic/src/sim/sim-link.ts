@@ -33,6 +33,9 @@ class LinkEnd implements SimAttachment {
   send(frame: Uint8Array, length: number): boolean {
     return this.out.send(frame, length);
   }
+  nicClosed(): void {
+    this.link.disconnect();
+  }
 }
 
 /**

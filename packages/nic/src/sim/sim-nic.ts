@@ -9,6 +9,8 @@ export interface SimAttachment {
   send(frame: Uint8Array, length: number): boolean;
   /** Whether the medium carries frames now (false when the far end is gone or the port is down). */
   readonly carrierUp: boolean;
+  /** The NIC was closed: the medium unplugs it (the far end loses carrier). */
+  nicClosed(nic: SimNic): void;
 }
 
 export type SimNicOptions = NicBaseOptions;
@@ -47,6 +49,7 @@ export class SimNic extends NicBase {
 
   /** Media call this when their carrier state may have changed; emits a link change when it did. */
   carrierChanged(): void {
+    if (this.closed) return; // close() reports the change itself
     const up = this.linkUp;
     if (up !== this.lastCarrier) {
       this.lastCarrier = up;
@@ -79,6 +82,8 @@ export class SimNic extends NicBase {
   }
 
   protected override onClose(): void {
+    const attachment = this.attachment;
     this.attachment = null;
+    attachment?.nicClosed(this);
   }
 }
