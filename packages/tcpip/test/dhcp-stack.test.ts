@@ -55,6 +55,9 @@ test('a DHCP client on one stack gets a lease from the server on another over a 
   const pong = await w.clock.drive(w.client.icmp.ping(GW));
   t.true(pong.bytes > 0);
   t.is(w.dhcpd.leases()[0].state, 'bound');
+  // DISCOVER, REQUEST out; OFFER, ACK in — counted in the stacks' stats.
+  t.like(w.client.stats.get('dhcp'), { rx: 2, tx: 2 });
+  t.like(w.server.stats.get('dhcp'), { rx: 2, tx: 2 });
 });
 
 test('the client renews at T1 over unicast and keeps its address', async (t) => {

@@ -5,6 +5,7 @@ import { DnsServer, DnsZone } from '../src/dns/server';
 import { MemoryNetwork } from '../src/dns/memory-transport';
 import { decodeDnsMessage, DnsMessage, DnsRcode, DnsType, encodeDnsMessage } from '../src/wire/dns';
 import { formatIpv4, ipv4, Ipv4Address } from '../src/wire/ipv4-address';
+import { newProtocolStats } from '../src/stats';
 
 const CLIENT = ipv4(192, 0, 2, 10);
 const NS1 = ipv4(192, 0, 2, 53);
@@ -206,7 +207,8 @@ test('spoofed replies (wrong ID, port, source or question) are counted and ignor
   const net = new MemoryNetwork(clock, 5);
   const real = new DnsServer(zone);
   real.listen(net.host(NS1));
-  const r = new DnsResolver({ clock, rng: new Rng(5), transport: net.host(CLIENT), servers: [NS1] });
+  const counters = newProtocolStats();
+  const r = new DnsResolver({ clock, rng: new Rng(5), transport: net.host(CLIENT), servers: [NS1], counters });
   // Every query draws a forged answer that arrives before the real one.
   net.filter = (d) => {
     if (d.dst.port !== 53) return true;
@@ -230,6 +232,7 @@ test('spoofed replies (wrong ID, port, source or question) are counted and ignor
   t.is(r.stats.wrongQuestion, 1);
   t.is(r.stats.wrongSource, 2);
   t.is(r.stats.malformed, 1);
+  t.deepEqual(counters, { rx: 6, tx: 1, drops: { 'wrong-id': 1, 'wrong-question': 1, 'wrong-source': 2 }, errors: { truncated: 1 } });
 });
 
 test('a CNAME into a zone the server does not serve is asked for again', async (t) => {

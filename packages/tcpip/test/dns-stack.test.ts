@@ -45,6 +45,9 @@ test('stack.dns resolves an A record from our server over a SimLink', async (t) 
   t.deepEqual((await w.resolver.resolve('203.0.113.5')).map(formatIpv4), ['203.0.113.5']);
   t.is(w.named.stats.udp, 1);
   t.is(w.client.stats.udp.tx, 1);
+  // Counted in the stacks' stats too.
+  t.deepEqual(w.client.stats.get('dns'), { rx: 1, tx: 1, drops: {}, errors: {} });
+  t.deepEqual(w.server.stats.get('dns'), { rx: 1, tx: 1, drops: {}, errors: {} });
 });
 
 test('a CNAME chain is followed', async (t) => {

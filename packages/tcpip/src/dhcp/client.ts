@@ -22,6 +22,7 @@ import {
   DhcpMessageTypeValue, DhcpOption, DhcpOptions, dhcpMessage, encodeDhcpMessage,
 } from '../wire/dhcp';
 import { IPV4_ANY, IPV4_BROADCAST, Ipv4Address, maskToPrefix, prefixToMask } from '../wire/ipv4-address';
+import { countDrop, countError, ProtocolStats } from '../stats';
 import type { DhcpInterfaceConfigurator, DhcpLease, DhcpPeer, DhcpSocket } from './transport';
 
 export type DhcpClientState = 'stopped' | 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding';
@@ -40,6 +41,8 @@ export interface DhcpClientOptions {
   broadcastFlag?: boolean;
   /** REQUEST transmissions in REQUESTING before starting over with DISCOVER (4). */
   maxRequestAttempts?: number;
+  /** Also count messages here (rx, tx, errors and drops by reason), e.g. `stack.stats.get('dhcp')`. */
+  counters?: ProtocolStats;
   /** Ms the address stays configured after a RELEASE on stop (0: removed at once). */
   releaseLinger?: number;
   /** Longest wait before the first DISCOVER, ms; the actual wait is random in [0, initDelay) (0: none). RFC 2131 suggests 1-10 s. */
@@ -81,7 +84,7 @@ export class DhcpClientMachine extends EventEmitter {
   private lingerTimer: TimerHandle = 0;
   private finishLinger: (() => void) | null = null;
   private waiters: { resolve: (l: DhcpLease) => void; reject: (e: Error) => void; timer: TimerHandle }[] = [];
-  private readonly o: Required<Omit<DhcpClientOptions, 'hostName' | 'clientId' | 'requestedIp'>> & DhcpClientOptions;
+  private readonly o: Required<Omit<DhcpClientOptions, 'hostName' | 'clientId' | 'requestedIp' | 'counters'>> & DhcpClientOptions;
 
   constructor(options: DhcpClientOptions) {
     super();
@@ -279,24 +282,31 @@ export class DhcpClientMachine extends EventEmitter {
   // ------------------------------------------------------------ receive
 
   private receive(data: Uint8Array, _from: DhcpPeer): void {
-    if (this.st === 'stopped' || this.st === 'init' || this.st === 'bound') { this.stats.ignored++; return; }
+    const c = this.o.counters;
+    if (c) c.rx++;
+    if (this.st === 'stopped' || this.st === 'init' || this.st === 'bound') { this.ignore('not-waiting'); return; }
     const d = decodeDhcpMessage(data);
-    if (!d.ok) { this.stats.malformed++; return; }
+    if (!d.ok) { this.stats.malformed++; if (c) countError(c, d.error); return; }
     const m = d.message;
     if (m.op !== BOOTP_REPLY || m.xid !== this.xid || m.htype !== 1 || m.hlen !== 6 || m.chaddr !== this.o.iface.mac) {
-      this.stats.ignored++;
+      this.ignore('not-ours');
       return;
     }
     switch (m.options.messageType) {
       case DhcpMessageType.OFFER: return this.onOffer(m);
       case DhcpMessageType.ACK: return this.onAck(m);
       case DhcpMessageType.NAK: return this.onNak(m);
-      default: this.stats.ignored++;
+      default: this.ignore('unexpected-type');
     }
   }
 
+  private ignore(reason: string): void {
+    this.stats.ignored++;
+    if (this.o.counters) countDrop(this.o.counters, reason);
+  }
+
   private onOffer(m: DhcpMessage): void {
-    if (this.st !== 'selecting' || m.yiaddr === IPV4_ANY || m.options.serverId === undefined) { this.stats.ignored++; return; }
+    if (this.st !== 'selecting' || m.yiaddr === IPV4_ANY || m.options.serverId === undefined) { this.ignore('bad-offer'); return; }
     this.stats.offers++;
     // Take the first offer (RFC 2131 allows waiting for more; one is enough here).
     this.offer = m;
@@ -314,12 +324,12 @@ export class DhcpClientMachine extends EventEmitter {
 
   private onAck(m: DhcpMessage): void {
     if ((this.st !== 'requesting' && this.st !== 'renewing' && this.st !== 'rebinding') || !this.fromOurServer(m) || m.yiaddr === IPV4_ANY) {
-      this.stats.ignored++;
+      this.ignore('bad-ack');
       return;
     }
     const o = m.options;
     const leaseTime = o.leaseTime ?? this.current?.leaseTime;
-    if (leaseTime === undefined || (this.st === 'requesting' && m.yiaddr !== this.offer!.yiaddr)) { this.stats.ignored++; return; }
+    if (leaseTime === undefined || (this.st === 'requesting' && m.yiaddr !== this.offer!.yiaddr)) { this.ignore('bad-ack'); return; }
     this.stats.acks++;
     this.consecutiveNaks = 0;
     let t1 = o.renewalTime ?? Math.floor(leaseTime * 0.5);
@@ -354,7 +364,7 @@ export class DhcpClientMachine extends EventEmitter {
 
   private onNak(m: DhcpMessage): void {
     if ((this.st !== 'requesting' && this.st !== 'renewing' && this.st !== 'rebinding') || !this.fromOurServer(m)) {
-      this.stats.ignored++;
+      this.ignore('bad-nak');
       return;
     }
     this.stats.naks++;
@@ -383,6 +393,7 @@ export class DhcpClientMachine extends EventEmitter {
     const msg = dhcpMessage(BOOTP_REQUEST, this.xid, this.o.iface.mac, options, { secs, flags, ...fields });
     try {
       this.o.socket.send(encodeDhcpMessage(msg), dst, DHCP_SERVER_PORT);
+      if (this.o.counters) this.o.counters.tx++;
     } catch {
       this.stats.sendErrors++;
     }

@@ -16,6 +16,7 @@ import {
 } from '../wire/dhcp';
 import { formatIpv4, IPV4_ANY, IPV4_BROADCAST, Ipv4Address, maskToPrefix, prefixToMask } from '../wire/ipv4-address';
 import type { DhcpPeer, DhcpSocket } from './transport';
+import { countDrop, countError, ProtocolStats } from '../stats';
 
 export interface DhcpServerOptions {
   clock: Clock;
@@ -36,6 +37,8 @@ export interface DhcpServerOptions {
   rebindingTime?: number;
   /** How long an offered address is held for the client, ms (60 s). */
   offerHold?: number;
+  /** Also count messages here (rx, tx, errors and drops by reason), e.g. `stack.stats.get('dhcp')`. */
+  counters?: ProtocolStats;
   /** How long an address declined by a client is kept out of the pool, ms (10 min). */
   declineHold?: number;
 }
@@ -81,6 +84,8 @@ export class DhcpServer {
   private readonly t1: number;
   private readonly t2: number;
   private socket: DhcpSocket | null = null;
+  /** Where messages are also counted (from the options; `serveDhcp` sets the stack's). */
+  counters: ProtocolStats | null;
 
   constructor(private readonly o: DhcpServerOptions) {
     if (!o || !o.clock || o.serverId === undefined || !o.pool) throw new TypeError('DhcpServer: clock, serverId and pool are required');
@@ -90,6 +95,7 @@ export class DhcpServer {
     if (o.pool.start > o.pool.end || !this.onSubnet(o.pool.start) || !this.onSubnet(o.pool.end)) {
       throw new TypeError(`DhcpServer: pool ${formatIpv4(o.pool.start)}-${formatIpv4(o.pool.end)} is not inside the server's subnet`);
     }
+    this.counters = o.counters ?? null;
     this.leaseTime = o.leaseTime ?? 3600;
     this.t1 = o.renewalTime ?? Math.floor(this.leaseTime / 2);
     this.t2 = o.rebindingTime ?? Math.floor(this.leaseTime * 7 / 8);
@@ -119,13 +125,23 @@ export class DhcpServer {
 
   /** Handles one datagram that arrived on port 67; returns the replies to send. */
   handle(data: Uint8Array, _from?: DhcpPeer): DhcpReply[] {
+    const c = this.counters;
+    if (c) c.rx++;
     const d = decodeDhcpMessage(data);
-    if (!d.ok) { this.stats.malformed++; return []; }
-    const m = d.message;
-    if (m.op !== BOOTP_REQUEST || m.htype !== 1 || m.hlen !== 6 || m.options.messageType === undefined) {
-      this.stats.ignored++;
-      return [];
-    }
+    if (!d.ok) { this.stats.malformed++; if (c) countError(c, d.error); return []; }
+    const replies = this.dispatch(d.message);
+    if (c) c.tx += replies.length;
+    return replies;
+  }
+
+  private ignore(reason: string): DhcpReply[] {
+    this.stats.ignored++;
+    if (this.counters) countDrop(this.counters, reason);
+    return [];
+  }
+
+  private dispatch(m: DhcpMessage): DhcpReply[] {
+    if (m.op !== BOOTP_REQUEST || m.htype !== 1 || m.hlen !== 6 || m.options.messageType === undefined) return this.ignore('not-a-request');
     this.expire();
     switch (m.options.messageType) {
       case DhcpMessageType.DISCOVER: return this.discover(m);
@@ -133,7 +149,7 @@ export class DhcpServer {
       case DhcpMessageType.RELEASE: return this.release(m);
       case DhcpMessageType.DECLINE: return this.decline(m);
       case DhcpMessageType.INFORM: return this.inform(m);
-      default: this.stats.ignored++; return [];
+      default: return this.ignore('unexpected-type');
     }
   }
 
@@ -208,15 +224,14 @@ export class DhcpServer {
       // SELECTING: the client answers an offer, ours or another server's.
       if (sid !== this.o.serverId) {
         if (mine && mine.state === 'offered') this.drop(mine);
-        this.stats.ignored++;
-        return [];
+        return this.ignore('other-server');
       }
       const want = m.options.requestedIp;
       if (mine && want === mine.address && mine.state !== 'declined') return [this.ack(m, want)];
       return [this.nak(m, 'offer no longer valid')];
     }
     const want = m.options.requestedIp ?? (m.ciaddr !== IPV4_ANY ? m.ciaddr : undefined);
-    if (want === undefined) { this.stats.ignored++; return []; }
+    if (want === undefined) return this.ignore('no-address');
     if (m.options.requestedIp !== undefined && m.ciaddr === IPV4_ANY) {
       // INIT-REBOOT: the client checks an address it remembers.
       if (!this.onSubnet(want)) return [this.nak(m, 'wrong network')];
@@ -227,8 +242,7 @@ export class DhcpServer {
     if (mine && mine.address === want && mine.state === 'bound') return [this.ack(m, want)];
     // We are authoritative for our subnet: an address there that we did not lease is wrong.
     if (this.onSubnet(want)) return [this.nak(m, 'no such lease')];
-    this.stats.ignored++; // another network's client (RFC 2131 4.3.2: stay silent)
-    return [];
+    return this.ignore('other-network'); // another network's client (RFC 2131 4.3.2: stay silent)
   }
 
   private release(m: DhcpMessage): DhcpReply[] {

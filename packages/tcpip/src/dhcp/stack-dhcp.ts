@@ -94,6 +94,7 @@ export class DhcpClient extends DhcpClientMachine {
     // The RELEASE is unicast and may wait for ARP: keep the address a moment after it.
     super({
       clock: stack.clock, rng: stack.rng, socket: stackDhcpSocket(stack, device, DHCP_CLIENT_PORT), iface, releaseLinger: 2000,
+      counters: stack.stats.get('dhcp'),
       ...options,
     });
   }
@@ -101,6 +102,7 @@ export class DhcpClient extends DhcpClientMachine {
 
 /** Runs `server` on port 67 of `device`. */
 export function serveDhcp(stack: Stack, device: string, server: DhcpServer): DhcpServer {
+  server.counters ??= stack.stats.get('dhcp');
   server.listen(stackDhcpSocket(stack, device, DHCP_SERVER_PORT));
   return server;
 }

@@ -15,6 +15,7 @@ import {
   formatIpv6, nameToLabels, parseIpv6,
 } from '../wire/dns';
 import { Ipv4Address, tryParseIpv4 } from '../wire/ipv4-address';
+import { countDrop, countError, ProtocolStats } from '../stats';
 import { DnsDatagramSocket, DnsPeer, DnsStream, DnsStreamFramer, DnsTransport } from './transport';
 
 export type DnsErrorCode =
@@ -74,6 +75,8 @@ export interface DnsResolverOptions {
   maxNegativeTtl?: number;
   /** Most CNAME links followed for one name (8). */
   maxCnameChain?: number;
+  /** Also count messages here (rx, tx, errors and drops by reason), e.g. `stack.stats.get('dns')`. */
+  counters?: ProtocolStats;
 }
 
 export interface DnsResolverStats {
@@ -125,6 +128,7 @@ export class DnsResolver {
   private readonly maxTtl: number;
   private readonly maxNegativeTtl: number;
   private readonly maxCnameChain: number;
+  private readonly counters: ProtocolStats | null;
 
   constructor(options: DnsResolverOptions) {
     if (!options || !options.clock || !options.rng || !options.transport) {
@@ -141,6 +145,7 @@ export class DnsResolver {
     this.maxTtl = options.maxTtl ?? 86400;
     this.maxNegativeTtl = options.maxNegativeTtl ?? 3600;
     this.maxCnameChain = options.maxCnameChain ?? 8;
+    this.counters = options.counters ?? null;
     this.serverList = [];
     this.setServers(options.servers ?? []);
     this.addHost('localhost', '127.0.0.1');
@@ -368,16 +373,19 @@ export class DnsResolver {
 
   /** Checks a decoded reply against what we asked. */
   private matches(reply: Uint8Array, id: number, name: string, type: number): DnsMessage | null {
+    const c = this.counters;
+    if (c) c.rx++;
     const d = decodeDnsMessage(reply);
-    if (!d.ok) { this.stats.malformed++; return null; }
+    if (!d.ok) { this.stats.malformed++; if (c) countError(c, d.error); return null; }
     const m = d.message;
-    if (m.id !== id) { this.stats.wrongId++; return null; }
+    if (m.id !== id) { this.stats.wrongId++; if (c) countDrop(c, 'wrong-id'); return null; }
     const q = m.questions[0];
     if (!m.flags.qr || m.questions.length !== 1 || q.type !== type || q.class !== DNS_CLASS_IN ||
         canonicalName(q.name) !== canonicalName(name)) {
       // A server with a truncated reply may omit the question; TC alone still tells us to use TCP.
       if (m.flags.qr && m.flags.tc && m.questions.length === 0) return m;
       this.stats.wrongQuestion++;
+      if (c) countDrop(c, 'wrong-question');
       return null;
     }
     return m;
@@ -414,7 +422,11 @@ export class DnsResolver {
       this.pending.add(cancel);
       sock.onMessage((data: Uint8Array, from: DnsPeer) => {
         if (done) return;
-        if (from.address !== server || from.port !== this.port) { this.stats.wrongSource++; return; }
+        if (from.address !== server || from.port !== this.port) {
+          this.stats.wrongSource++;
+          if (this.counters) { this.counters.rx++; countDrop(this.counters, 'wrong-source'); }
+          return;
+        }
         const reply = this.matches(data, id, name, type);
         if (!reply) return;
         if (reply.flags.tc) {
@@ -441,6 +453,7 @@ export class DnsResolver {
       try {
         sock.send(encodeDnsMessage(dnsQuery(id, name, type)), this.port, server);
         this.stats.udpSent++;
+        if (this.counters) this.counters.tx++;
       } catch {
         this.stats.sendErrors++;
         finish({ ok: false, code: 'ECONNREFUSED' });
@@ -482,6 +495,7 @@ export class DnsResolver {
       });
       try {
         stream.write(DnsStreamFramer.frame(encodeDnsMessage(dnsQuery(id, name, type))));
+        if (this.counters) this.counters.tx++;
       } catch {
         this.stats.sendErrors++;
         finish({ ok: false, code: 'ECONNREFUSED' });

@@ -14,6 +14,7 @@ import {
   DnsType, encodeDnsMessage, nameToLabels, parseIpv6,
 } from '../wire/dns';
 import { parseIpv4 } from '../wire/ipv4-address';
+import { countDrop, countError, ProtocolStats } from '../stats';
 import { DnsDatagramSocket, DnsPeer, DnsStream, DnsStreamFramer, DnsStreamListener, DnsTransport } from './transport';
 
 export interface DnsZoneRecord {
@@ -66,6 +67,9 @@ export class DnsServer {
   private udp: DnsDatagramSocket | null = null;
   private tcp: DnsStreamListener | null = null;
   private readonly streams = new Set<DnsStream>();
+
+  /** Also count messages here (rx, tx, errors and drops by reason), e.g. `stack.stats.get('dns')`. */
+  counters: ProtocolStats | null = null;
 
   constructor(zones: DnsZone | DnsZone[]) {
     for (const z of Array.isArray(zones) ? zones : [zones]) this.addZone(z);
@@ -181,19 +185,23 @@ export class DnsServer {
    * Returns null when nothing should be sent.
    */
   answer(data: Uint8Array, transport: 'udp' | 'tcp'): Uint8Array | null {
+    const c = this.counters;
+    if (c) c.rx++;
     const d = decodeDnsMessage(data);
     if (!d.ok) {
       this.stats.malformed++;
+      if (c) countError(c, d.error);
       // A query with a readable header gets FORMERR; anything else is dropped.
       if (data.length < DNS_HEADER_LENGTH || (data[2] & 0x80) !== 0) return null;
       const out = new Uint8Array(DNS_HEADER_LENGTH);
       out[0] = data[0]; out[1] = data[1];
       out[2] = 0x80 | (data[2] & 0x79); // QR, opcode, RD
       out[3] = DnsRcode.FORMERR;
+      if (c) c.tx++;
       return out;
     }
     const query = d.message;
-    if (query.flags.qr) { this.stats.malformed++; return null; }
+    if (query.flags.qr) { this.stats.malformed++; if (c) countDrop(c, 'response'); return null; }
     this.stats.queries++;
     if (transport === 'udp') this.stats.udp++; else this.stats.tcp++;
     const reply = this.respond(query);
@@ -206,6 +214,7 @@ export class DnsServer {
     }
     const out = encodeDnsMessage(reply, { maxSize });
     if (out[2] & 0x02) this.stats.truncated++;
+    if (c) c.tx++;
     return out;
   }
 

@@ -94,13 +94,16 @@ export function stackDnsTransport(stack: Stack): DnsServerTransport {
  * as `stack.dns`, which `connect` and the HTTP layer use.
  */
 export function attachDns(stack: Stack, options: Partial<Omit<DnsResolverOptions, 'clock' | 'rng' | 'transport'>> = {}): DnsResolver {
-  const resolver = new DnsResolver({ clock: stack.clock, rng: stack.rng, transport: stackDnsTransport(stack), ...options });
+  const resolver = new DnsResolver({
+    clock: stack.clock, rng: stack.rng, transport: stackDnsTransport(stack), counters: stack.stats.get('dns'), ...options,
+  });
   stack.dns = resolver;
   return resolver;
 }
 
 /** Serves `server`'s zones on the stack's port 53 (UDP, and TCP when `stack.tcp` is attached). */
 export function serveDns(stack: Stack, server: DnsServer, port = 53): DnsServer {
+  server.counters ??= stack.stats.get('dns');
   server.listen(stackDnsTransport(stack), port);
   return server;
 }
