@@ -79,6 +79,7 @@ const NETWORK: Record<string, Cause> = {
   ECONNREFUSED: { kind: 'refused', text: 'connection refused' },
   ECONNRESET: { kind: 'reset', text: 'connection reset by the peer' },
   EPIPE: { kind: 'reset', text: 'connection closed by the peer' },
+  ECONNABORTED: { kind: 'reset', text: 'connection aborted' },
   ETIMEDOUT: { kind: 'timeout', text: 'connection timed out' },
   EHOSTUNREACH: { kind: 'unreachable', text: 'host unreachable' },
   ENETUNREACH: { kind: 'unreachable', text: 'network unreachable' },
@@ -139,7 +140,9 @@ export function toTransportError(
   const net = NETWORK[code];
   if (net) {
     // Node says "Client network socket disconnected before secure TLS connection was established".
-    const text = ctx.tls && net.kind === 'reset' ? 'the peer closed the connection during the TLS handshake' : net.text;
+    let text = ctx.tls && net.kind === 'reset' ? 'the peer closed the connection during the TLS handshake' : net.text;
+    // Keep what a non-Node source (pnet's resolver, its TCP) said, unless it only repeats the code.
+    if (e.message && !e.message.includes(code) && !/^Client network socket disconnected/.test(e.message)) text += ` (${e.message})`;
     return new TransportError(`${where} failed: ${text} [${code}]`, {
       code, kind: net.kind, host: ctx.host, port: ctx.port, tls: ctx.tls, cause: e,
     });

@@ -9,6 +9,17 @@ import * as tls from 'node:tls';
 import { toTransportError, TransportError } from './errors';
 import type { ConnectOptions, ServerSecureOptions } from './transport';
 
+/**
+ * Once TLS sits on a JS stream (pnet's TcpSocket), the TLS socket decides when
+ * to end the TCP stream. The TLS socket has already copied the stream's
+ * allowHalfOpen (false, like net.Socket); the stream itself must not end its
+ * write side on the peer's FIN by itself, or whatever the TLS layer writes in
+ * answer to that FIN (a reply, close_notify) is lost after our own FIN.
+ */
+function keepRawHalfOpen(raw: Duplex): void {
+  (raw as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+}
+
 /** True when `stream` is a TLS stream (what `connect({ secure: true })` and a secure `listen` hand out). */
 export function isSecureStream(stream: Duplex): stream is tls.TLSSocket {
   return stream instanceof tls.TLSSocket;
@@ -125,6 +136,7 @@ export function secureClient(raw: Duplex, o: ConnectOptions, ctx: ClientTlsConte
       minVersion: o.minVersion ?? 'TLSv1.2',
       maxVersion: o.maxVersion ?? 'TLSv1.3',
     });
+    keepRawHalfOpen(raw);
     const fail = (err: unknown) => {
       if (settled) return;
       settled = true;
@@ -201,6 +213,7 @@ export class ServerTls {
         ? (name, cb) => cb(null, this.byName.get(name.toLowerCase()) ?? this.context)
         : undefined,
     });
+    keepRawHalfOpen(raw);
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (err: unknown) => {

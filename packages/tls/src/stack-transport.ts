@@ -5,6 +5,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import { Ipv4Address, tryParseIpv4 } from '@pnet/tcpip';
 import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
 
 /**
@@ -14,10 +15,11 @@ import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOption
  */
 export interface StackForTransport {
   tcp: {
-    connect(options: { host: number; port: number }): Duplex;
-    listen(options: { port: number; address?: number }): StackTcpServer;
+    connect(options: { host: Ipv4Address; port: number }): Duplex;
+    listen(options: { port: number; address?: Ipv4Address }): StackTcpServer;
   };
-  dns: { resolve(name: string): Promise<number[]> };
+  /** The resolver; only needed to connect by name. */
+  dns?: { resolve(name: string): Promise<Ipv4Address[]> };
   clock?: TransportClock;
 }
 
@@ -40,24 +42,12 @@ export interface StackTransportOptions extends TransportOptions {
   clock?: TransportClock;
 }
 
-function parseDottedQuad(text: string): number | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  let v = 0;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255 || (m[i].length > 1 && m[i][0] === '0')) return null;
-    v = v * 256 + n;
-  }
-  return v;
-}
-
 function coded(message: string, code: string, cause?: unknown): Error {
   return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
 }
 
 /** Connects to one address; resolves on 'connect', rejects on 'error', an early 'close', or abort. */
-function connectOne(stack: StackForTransport, address: number, port: number, signal: AbortSignal): Promise<Duplex> {
+function connectOne(stack: StackForTransport, address: Ipv4Address, port: number, signal: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     let socket: Duplex;
     try {
@@ -86,16 +76,18 @@ function connectOne(stack: StackForTransport, address: number, port: number, sig
 
 /** A StreamTransport over pnet's TCP and DNS resolver. */
 export function stackTransport(stack: StackForTransport, options: StackTransportOptions = {}): PnetStreamTransport {
-  if (!stack || !stack.tcp || !stack.dns) throw new TypeError('stackTransport: needs a Stack with tcp and dns');
+  if (!stack || !stack.tcp) throw new TypeError('stackTransport: needs a Stack with tcp');
   const clock = options.clock ?? stack.clock;
 
   const raw: RawStreams = {
     async open(host, port, signal) {
-      let addresses: number[];
-      const literal = parseDottedQuad(host);
+      let addresses: Ipv4Address[];
+      const literal = tryParseIpv4(host);
       if (literal !== null) {
         addresses = [literal];
       } else {
+        // Looked up at use: a stack that only serves, or only connects to addresses, needs no resolver.
+        if (!stack.dns) throw coded(`cannot resolve ${host}: the stack has no resolver (stack.dns)`, 'ENOTFOUND');
         try {
           addresses = await stack.dns.resolve(host);
         } catch (err) {
@@ -119,9 +111,9 @@ export function stackTransport(stack: StackForTransport, options: StackTransport
     },
 
     async listen(port, host, onStream) {
-      let address: number | undefined;
+      let address: Ipv4Address | undefined;
       if (host !== undefined) {
-        const parsed = parseDottedQuad(host);
+        const parsed = tryParseIpv4(host);
         if (parsed === null) throw new TypeError(`listen: host must be a dotted-quad IPv4 address on pnet, got ${JSON.stringify(host)}`);
         address = parsed;
       }

@@ -7,12 +7,13 @@
 import test from 'ava';
 import * as net from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import type { Ipv4Address } from '@pnet/tcpip';
 import { stackTransport, StackForTransport, TransportClock, TransportError } from '../src';
 import { testCertificates } from '../src/testing/certs';
 import { freePort, readAll } from './helpers';
 
 const certs = testCertificates();
-const LOOPBACK = 0x7f000001;
+const LOOPBACK = 0x7f000001 as Ipv4Address;
 
 function dotted(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`;
@@ -28,7 +29,7 @@ class ManualClock implements TransportClock {
   fireAll(): void { const fns = [...this.timers.values()]; this.timers.clear(); fns.forEach((f) => f()); }
 }
 
-function fakeStack(names: Record<string, number[]>) {
+function fakeStack(names: Record<string, Ipv4Address[]>) {
   const lookups: string[] = [];
   const connects: string[] = [];
   const clock = new ManualClock();
@@ -98,7 +99,7 @@ test('every address of a name is tried in order; the first that answers wins', a
   const listener = net.createServer((s) => s.end('ok'));
   await new Promise<void>((r) => listener.listen(port, '127.0.0.1', r));
   // 127.0.0.2 has nothing listening on this port; 127.0.0.1 does.
-  const { stack, connects } = fakeStack({ 'multi.test': [0x7f000002, LOOPBACK] });
+  const { stack, connects } = fakeStack({ 'multi.test': [0x7f000002 as Ipv4Address, LOOPBACK] });
   try {
     const s = await stackTransport(stack).connect({ host: 'multi.test', port });
     t.is((await readAll(s)).toString(), 'ok');
@@ -133,5 +134,9 @@ test("connect timeouts run on the stack's clock, not on wall time", async (t) =>
 test('a listen host that is not a dotted quad is refused clearly', async (t) => {
   const { stack } = fakeStack({});
   await t.throwsAsync(stackTransport(stack).listen({ port: 1, host: 'example.test' }, () => {}), { message: /dotted-quad IPv4 address/ });
-  t.throws(() => stackTransport({} as StackForTransport), { message: /needs a Stack with tcp and dns/ });
+  t.throws(() => stackTransport({} as StackForTransport), { message: /needs a Stack with tcp/ });
+  const noDns = { tcp: stack.tcp } as StackForTransport;
+  const err = await t.throwsAsync(stackTransport(noDns).connect({ host: 'example.test', port: 1 }), { instanceOf: TransportError });
+  t.regex(err!.message, /no resolver/);
+  t.is(err!.kind, 'name-not-found');
 });
