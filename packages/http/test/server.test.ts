@@ -207,7 +207,7 @@ test('request bodies stream with backpressure to the handler', async (t) => {
 
 test('keep-alive timeout closes idle connections (injected clock); server.close stops listening', async (t) => {
   const clock = new ManualClock();
-  const s = await serve((_req, res) => res.end('x'), { clock, keepAliveTimeout: 1000 });
+  const s = await serve((_req, res) => void res.end('x'), { clock, keepAliveTimeout: 1000 });
   const transport = loopbackTransport();
   const client = new HttpClient({ transport });
   try {

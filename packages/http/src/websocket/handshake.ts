@@ -35,7 +35,7 @@ export interface WebSocketConnectOptions {
 }
 
 /** Opens a ws: or wss: connection: TCP (and TLS), then the HTTP upgrade with its key check. */
-export async function connectWebSocket(url: string | URL, options: WebSocketConnectOptions): Promise<WebSocket> {
+export function connectWebSocket(url: string | URL, options: WebSocketConnectOptions): Promise<WebSocket> {
   let u: URL;
   try {
     u = new URL(String(url));
@@ -45,11 +45,16 @@ export async function connectWebSocket(url: string | URL, options: WebSocketConn
   if (u.protocol !== 'ws:' && u.protocol !== 'wss:') throw new TypeError(`unsupported scheme ${u.protocol} (ws: or wss: only)`);
   if (u.hash) throw new TypeError('a WebSocket URL has no fragment');
   for (const p of options.protocols ?? []) if (!isToken(p)) throw new TypeError(`invalid subprotocol ${JSON.stringify(p)}`);
+  if (typeof options.transport?.connect !== 'function') throw new TypeError('connectWebSocket: options.transport must be a StreamTransport');
+  const extra = new Headers(options.headers);
+  return open(u, options, extra);
+}
+
+async function open(u: URL, options: WebSocketConnectOptions, extra: Headers): Promise<WebSocket> {
   const clock = options.clock ?? defaultClock();
   const secure = u.protocol === 'wss:';
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
   const port = u.port ? Number(u.port) : secure ? 443 : 80;
-  const extra = new Headers(options.headers);
   const timeout = options.timeout ?? 30_000;
 
   let socket: Duplex | null = null;

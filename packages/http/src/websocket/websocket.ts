@@ -90,8 +90,12 @@ export class WebSocket extends EventEmitter {
     socket.on('end', () => this.onSocketGone());
     socket.on('close', () => this.onSocketGone());
     socket.on('error', () => this.onSocketGone());
-    if (options.head && options.head.length) queueMicrotask(() => this.onData(options.head!));
-    socket.resume();
+    // Start reading on a later turn, so whoever gets this object can attach listeners before the first event.
+    const head = options.head;
+    setImmediate(() => {
+      if (head && head.length) this.onData(head);
+      socket.resume();
+    });
   }
 
   get readyState(): WebSocketState {
