@@ -27,3 +27,5 @@ export { registerEmbeddedWorld } from './world';
 export type { EmbeddedWorld, WorldOptions, WorldFactory } from './world';
 export { pnetHttpClient, pnetHttpServer, pnetWebSockets, streamBackends } from './backends/pnet-http';
 export { stackControl, stackDatagrams } from './backends/pnet-stack';
+export { startHostStack } from './system/host-stack';
+export type { HostStack, HostStackOptions } from './system/host-stack';

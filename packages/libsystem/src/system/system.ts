@@ -1,14 +1,19 @@
-import { Clock, RealClock } from '@pnet/nic';
+import { randomInt } from 'node:crypto';
+import { Clock, localMac, RealClock, Rng, TapNic } from '@pnet/nic';
+import type { Stack } from '@pnet/tcpip';
 import type { NetworkBackends } from '../backends/backends';
 import { Network } from '../network/network';
 import { SystemContext } from '../network/system-context';
 import { startEmbeddedWorld } from '../world';
 import { BootOptions, checkBootOptions, CheckedBootOptions } from './boot-options';
+import { startHostStack } from './host-stack';
 
 /** A booted system: Phoenix's `system.network` and the clock it runs on. */
 export interface System {
   readonly network: Network;
   readonly clock: Clock;
+  /** The pnet Stack under the system, when it runs one (TAP, embedded world): interfaces, stats, pcap taps. */
+  readonly stack?: Stack;
   /** Closes every handle and listener, stops the stack and its timers, releases NICs: the process can exit. Idempotent. */
   shutdown(): Promise<void>;
 }
@@ -18,7 +23,12 @@ class BootedSystem implements System {
   private readonly ctx: SystemContext;
   private stopping: Promise<void> | null = null;
 
-  constructor(backends: NetworkBackends, readonly clock: Clock, private readonly release: () => Promise<void>) {
+  constructor(
+    backends: NetworkBackends,
+    readonly clock: Clock,
+    private readonly release: () => Promise<void>,
+    readonly stack?: Stack,
+  ) {
     this.ctx = new SystemContext(backends);
     this.network = new Network(this.ctx);
   }
@@ -53,9 +63,27 @@ export async function boot(options?: BootOptions): Promise<System> {
     }
     case 'world': {
       const world = await startEmbeddedWorld({ time: o.time, seed: o.seed, impairments: o.impairments, pcap: o.pcap });
-      return new BootedSystem(world.backends, world.clock, () => world.close());
+      return new BootedSystem(world.backends, world.clock, () => world.close(), world.stack);
     }
-    case 'tap':
-      throw new Error(`Booting on TAP device ${o.tap} needs the pnet Stack and TAP NIC, which are not available yet`);
+    case 'tap': {
+      // A real network: wall-clock time, and a seed nobody can predict.
+      const clock = new RealClock();
+      const rng = new Rng(randomInt(2 ** 47));
+      const nic = TapNic.open({ name: o.tap, mac: localMac(rng.nextU32()), clock });
+      let host;
+      try {
+        host = await startHostStack({ nic, clock, rng, address: o.address, gateway: o.gateway, dns: o.dns });
+      } catch (err) {
+        nic.close();
+        clock.cancelAll();
+        throw err;
+      }
+      const h = host;
+      return new BootedSystem(h.backends, clock, async () => {
+        await h.close();
+        nic.close();
+        clock.cancelAll();
+      }, h.stack);
+    }
   }
 }

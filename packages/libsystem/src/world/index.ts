@@ -7,6 +7,7 @@
  * not available.
  */
 import type { Clock, Impairments } from '@pnet/nic';
+import type { Stack } from '@pnet/tcpip';
 import type { NetworkBackends } from '../backends/backends';
 
 export interface WorldOptions {
@@ -23,6 +24,8 @@ export interface EmbeddedWorld {
   /** The host's view of the world: its stack's sockets, HTTP client, and configuration. */
   backends: NetworkBackends;
   clock: Clock;
+  /** This host's Stack (see `startHostStack` in system/host-stack.ts, which builds the host side). */
+  stack?: Stack;
   /** Stops every server, link and timer of the world. */
   close(): Promise<void>;
 }
