@@ -14,7 +14,7 @@ import { IPV4_BROADCAST, Ipv4Address, isMulticastIpv4, readIpv4 } from '../wire/
 import { IPV4_MIN_HEADER, IPV4_MIN_MTU, IP_PROTOCOL_ICMP } from '../wire/ipv4';
 import { countDrop, countError } from '../stats';
 import type { Stack } from '../iface/stack';
-import type { IcmpErrorInfo, IcmpErrorKind, IpPacketInfo, IpSendResult, PayloadWriter, TransportProtocol } from '../ip/types';
+import type { IcmpErrorInfo, IcmpErrorKind, IpPacketInfo, IpSendOptions, IpSendResult, PayloadWriter, TransportProtocol } from '../ip/types';
 import { toIpv4 } from '../ip/routing';
 
 export interface PingOptions {
@@ -110,6 +110,8 @@ export class IcmpLayer implements TransportProtocol {
     protocol: 0, quote: new Uint8Array(0), quoteOffset: 0, quoteLength: 0, local: false,
   };
   private readonly writer = new MessageWriter();
+  /** One options object for every send (no allocation per echo reply or error). */
+  private readonly opts: IpSendOptions = { dst: 0 as Ipv4Address, protocol: IP_PROTOCOL_ICMP };
 
   constructor(private readonly stack: Stack, rate: Partial<IcmpRateLimit> = {}) {
     this.identifier = stack.rng.nextInt(65536);
@@ -136,7 +138,7 @@ export class IcmpLayer implements TransportProtocol {
     return new Promise<PingResult>((resolve, reject) => {
       const w = this.writer;
       w.set(ICMP_ECHO_REQUEST, 0, echoRest(this.identifier, seq), null, 0, size);
-      const res = this.stack.ip.send({ dst: addr, protocol: IP_PROTOCOL_ICMP, ttl: options.ttl, dontFragment: options.dontFragment, iface: options.iface }, ICMP_HEADER_LENGTH + size, w);
+      const res = this.stack.ip.send(this.options(addr, undefined, 0, options.ttl, options.dontFragment, options.iface), ICMP_HEADER_LENGTH + size, w);
       if (res !== 'sent' && res !== 'queued') {
         reject(new Error(`ping: ${SEND_FAILURES[res]}`));
         return;
@@ -153,7 +155,7 @@ export class IcmpLayer implements TransportProtocol {
   sendEcho(dst: Ipv4Address, identifier: number, sequence: number, data: Uint8Array = new Uint8Array(0), type = ICMP_ECHO_REQUEST): IpSendResult {
     const w = this.writer;
     w.set(type, 0, echoRest(identifier, sequence), data, 0, data.length);
-    const res = this.stack.ip.send({ dst, protocol: IP_PROTOCOL_ICMP }, ICMP_HEADER_LENGTH + data.length, w);
+    const res = this.stack.ip.send(this.options(dst), ICMP_HEADER_LENGTH + data.length, w);
     if (res === 'sent' || res === 'queued') this.stack.stats.icmp.tx++;
     return res;
   }
@@ -177,7 +179,7 @@ export class IcmpLayer implements TransportProtocol {
     const quoteLen = Math.min(qLen, 576 - IPV4_MIN_HEADER - ICMP_HEADER_LENGTH);
     const w = this.writer;
     w.set(type, code, rest >>> 0, q, qOff, quoteLen);
-    const res = this.stack.ip.send({ dst: src, protocol: IP_PROTOCOL_ICMP, tos: 0xc0 }, ICMP_HEADER_LENGTH + quoteLen, w);
+    const res = this.stack.ip.send(this.options(src, undefined, 0xc0), ICMP_HEADER_LENGTH + quoteLen, w);
     if (res === 'sent' || res === 'queued') { stats.tx++; this.errorsSent++; }
     else countDrop(stats, 'error-not-sent');
   }
@@ -196,7 +198,7 @@ export class IcmpLayer implements TransportProtocol {
         const w = this.writer;
         w.set(ICMP_ECHO_REPLY, 0, h.rest, buf, offset + ICMP_HEADER_LENGTH, length - ICMP_HEADER_LENGTH);
         const src = info.broadcast || !this.stack.isLocalAddress(info.dst) ? undefined : info.dst;
-        const res = this.stack.ip.send({ dst: info.src, src, protocol: IP_PROTOCOL_ICMP, tos: info.tos }, length, w);
+        const res = this.stack.ip.send(this.options(info.src, src, info.tos), length, w);
         if (res === 'sent' || res === 'queued') stats.tx++;
         else countDrop(stats, 'echo-reply-not-sent');
         return;
@@ -276,6 +278,12 @@ export class IcmpLayer implements TransportProtocol {
       } else if (p.deadline < next) next = p.deadline;
     }
     this.nextDeadline = next;
+  }
+
+  private options(dst: Ipv4Address, src?: Ipv4Address, tos = 0, ttl?: number, dontFragment?: boolean, iface?: string): IpSendOptions {
+    const o = this.opts;
+    o.dst = dst; o.src = src; o.tos = tos; o.ttl = ttl; o.dontFragment = dontFragment; o.iface = iface;
+    return o;
   }
 
   private takeToken(): boolean {

@@ -57,7 +57,8 @@ class Neighbor {
 
 export class ArpCache {
   readonly timings: ArpTimings;
-  private readonly entries = new Map<number, Neighbor>();
+  /** Per interface index: neighbours keyed by `ip | 0` (an int32, so lookups box nothing). */
+  private readonly tables: Map<number, Neighbor>[] = [];
   private readonly rxPacket = new ArpPacket();
   private nextDue = Infinity;
   private tokens: number;
@@ -75,8 +76,7 @@ export class ArpCache {
     const iface = this.stack.interface(device);
     if (!iface) return null;
     const out: ArpEntryInfo[] = [];
-    for (const n of this.entries.values()) {
-      if (n.iface !== iface) continue;
+    for (const n of this.table(iface).values()) {
       out.push({ ip: n.ip, mac: n.state === 'incomplete' ? null : n.mac, state: n.state, device: iface.name });
     }
     return out.sort((a, b) => a.ip - b.ip);
@@ -87,16 +87,17 @@ export class ArpCache {
     const iface = this.stack.interface(device);
     if (!iface) throw new Error(`No such device: ${device}`);
     const addr = toIpv4(ip, 'ip');
-    const k = key(iface, addr);
+    const table = this.table(iface);
+    const k = addr | 0;
     if (mac === null) {
-      const n = this.entries.get(k);
-      if (n) { this.failQueue(n); this.entries.delete(k); }
+      const n = table.get(k);
+      if (n) { this.failQueue(n); table.delete(k); }
       return;
     }
     const m = typeof mac === 'string' ? parseMac(mac) : mac;
     if (typeof m !== 'number' || !Number.isInteger(m) || m < 0 || m >= 2 ** 48) throw new TypeError(`bad MAC address: ${String(mac)}`);
-    const n = this.entries.get(k) ?? new Neighbor(iface, addr);
-    this.entries.set(k, n);
+    const n = table.get(k) ?? new Neighbor(iface, addr);
+    table.set(k, n);
     n.mac = m as MacAddress;
     n.state = 'static';
     n.timerAt = Infinity;
@@ -105,10 +106,11 @@ export class ArpCache {
 
   /** Removes every dynamic entry (and static ones with `includeStatic`) of an interface. */
   flush(iface: NetworkInterface, includeStatic = false): void {
-    for (const [k, n] of this.entries) {
-      if (n.iface === iface && (includeStatic || n.state !== 'static')) {
+    const table = this.table(iface);
+    for (const [k, n] of table) {
+      if (includeStatic || n.state !== 'static') {
         this.failQueue(n);
-        this.entries.delete(k);
+        table.delete(k);
       }
     }
   }
@@ -120,12 +122,13 @@ export class ArpCache {
    * out, rate-limited; queue the packet with `enqueue`).
    */
   resolve(iface: NetworkInterface, ip: Ipv4Address): MacAddress | -1 {
-    const k = key(iface, ip);
-    let n = this.entries.get(k);
+    const table = this.table(iface);
+    let n = table.get(ip | 0);
+    if (n !== undefined && n.state === 'reachable') return n.mac;
     const now = this.stack.clock.now();
     if (n === undefined) {
       n = new Neighbor(iface, ip);
-      this.entries.set(k, n);
+      table.set(ip | 0, n);
       n.probes = 0;
       this.sendProbe(n, now);
       return -1;
@@ -144,7 +147,7 @@ export class ArpCache {
 
   /** Holds an IPv4 packet (a copy the cache now owns) until `ip` resolves; drops the oldest when full. */
   enqueue(iface: NetworkInterface, ip: Ipv4Address, packet: Uint8Array): void {
-    const n = this.entries.get(key(iface, ip));
+    const n = this.table(iface).get(ip | 0);
     if (!n || n.state !== 'incomplete') {
       countDrop(this.stack.stats.arp, 'no-entry-for-queue');
       return;
@@ -175,8 +178,9 @@ export class ArpCache {
     const forUs = iface.ip !== 0 && p.targetIp === iface.ip;
     if (p.senderIp !== 0) {
       if (iface.ip !== 0 && p.senderIp === iface.ip && p.senderMac !== iface.mac) countDrop(stats, 'address-conflict');
-      const k = key(iface, p.senderIp);
-      const n = this.entries.get(k);
+      const table = this.table(iface);
+      const k = p.senderIp | 0;
+      const n = table.get(k);
       if (n !== undefined) {
         if (n.state === 'static') {
           if (n.mac !== p.senderMac) countDrop(stats, 'static-entry-kept');
@@ -186,7 +190,7 @@ export class ArpCache {
       } else if (forUs && p.senderIp !== iface.ip) {
         // RFC 826: whoever asks for us is about to talk to us; learn it.
         const fresh = new Neighbor(iface, p.senderIp);
-        this.entries.set(k, fresh);
+        table.set(k, fresh);
         this.confirm(fresh, p.senderMac);
       }
     }
@@ -203,19 +207,21 @@ export class ArpCache {
   poll(now: number): void {
     if (now < this.nextDue) return;
     let next = Infinity;
-    for (const [k, n] of this.entries) {
+    for (const table of this.tables) {
+    if (table === undefined) continue;
+    for (const [k, n] of table) {
       if (n.timerAt <= now) {
         switch (n.state) {
           case 'incomplete':
             if (n.probes >= this.timings.maxProbes) {
-              this.entries.delete(k);
+              table.delete(k);
               this.failQueue(n);
               continue;
             }
             this.sendProbe(n, now);
             break;
           case 'probe':
-            if (n.probes >= this.timings.maxProbes) { this.entries.delete(k); continue; }
+            if (n.probes >= this.timings.maxProbes) { table.delete(k); continue; }
             this.sendProbe(n, now);
             break;
           case 'reachable':
@@ -223,7 +229,7 @@ export class ArpCache {
             n.timerAt = now + this.timings.staleLifetime;
             break;
           case 'stale':
-            this.entries.delete(k);
+            table.delete(k);
             continue;
           default:
             n.timerAt = Infinity;
@@ -231,7 +237,12 @@ export class ArpCache {
       }
       if (n.timerAt < next) next = n.timerAt;
     }
+    }
     this.nextDue = next;
+  }
+
+  private table(iface: NetworkInterface): Map<number, Neighbor> {
+    return (this.tables[iface.index] ??= new Map());
   }
 
   private confirm(n: Neighbor, mac: MacAddress): void {
@@ -311,10 +322,6 @@ export class ArpCache {
 
   /** A text dump like `ip neigh` (for debugging). */
   toString(): string {
-    return [...this.entries.values()].map((n) => `${formatIpv4(n.ip)} dev ${n.iface.name} ${n.state === 'incomplete' ? '' : 'lladdr ' + formatMac(n.mac) + ' '}${n.state}`).join('\n');
+    return this.tables.flatMap((t) => (t ? [...t.values()] : [])).map((n) => `${formatIpv4(n.ip)} dev ${n.iface.name} ${n.state === 'incomplete' ? '' : 'lladdr ' + formatMac(n.mac) + ' '}${n.state}`).join('\n');
   }
-}
-
-function key(iface: NetworkInterface, ip: Ipv4Address): number {
-  return iface.index * 4294967296 + ip;
 }

@@ -9,7 +9,7 @@ const FULL_OFFLOAD = Object.freeze({ tx: true, rx: true });
 export class LoopbackNic extends NicBase {
   constructor(clock: Clock, mtu = 16384) {
     super({
-      name: 'lo', mac: ZERO_MAC, clock, mtu, rxSlots: 64,
+      name: 'lo', mac: ZERO_MAC, clock, mtu, rxSlots: 256,
       capabilities: { checksum: { ipv4: { tx: false, rx: false }, tcp: FULL_OFFLOAD, udp: FULL_OFFLOAD, icmp: FULL_OFFLOAD } },
     });
   }

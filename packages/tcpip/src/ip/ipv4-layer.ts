@@ -180,10 +180,10 @@ export class Ipv4Layer {
       const d = this.reassembler.completed!;
       this.reassembled++;
       const q = d.firstQuote!;
-      this.deliver(iface, src, dst, h.protocol, d.ttl, d.tos, broadcast, d.buffer, 0, this.reassembler.completeLength, true, q, 0, q.length);
+      this.deliver(iface, src, dst, h.protocol, d.ttl, d.tos, broadcast, linkBroadcast, d.buffer, 0, this.reassembler.completeLength, true, q, 0, q.length);
       return;
     }
-    this.deliver(iface, src, dst, h.protocol, h.ttl, h.tos, broadcast, buf, offset + hl, h.totalLength - hl, false, buf, offset, h.totalLength);
+    this.deliver(iface, src, dst, h.protocol, h.ttl, h.tos, broadcast, linkBroadcast, buf, offset + hl, h.totalLength - hl, false, buf, offset, h.totalLength);
   }
 
   /**
@@ -202,11 +202,12 @@ export class Ipv4Layer {
 
   private deliver(
     iface: NetworkInterface, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number,
-    broadcast: boolean, buf: Uint8Array, off: number, len: number, reassembled: boolean,
+    broadcast: boolean, linkBroadcast: boolean, buf: Uint8Array, off: number, len: number, reassembled: boolean,
     qBuf: Uint8Array, qOff: number, qLen: number,
   ): void {
     const p = this.protocols[protocol];
-    this.curBuf = qBuf; this.curOff = qOff; this.curLen = qLen; this.curBroadcast = broadcast; this.curIface = iface;
+    // No ICMP errors about link-layer broadcasts either (RFC 1122 3.2.2).
+    this.curBuf = qBuf; this.curOff = qOff; this.curLen = qLen; this.curBroadcast = broadcast || linkBroadcast; this.curIface = iface;
     try {
       if (p === undefined) {
         countDrop(this.stats, 'unknown-protocol');
@@ -316,7 +317,7 @@ export class Ipv4Layer {
       const o = frag.offset;
       writeIpv4Simple(frag.buf, o, IPV4_MIN_HEADER + n, h.id, (mf ? IPV4_FLAG_MF : 0) | ((base + p) >>> 3), h.ttl - 1,
         h.protocol, h.src, h.dst, h.tos, !out.checksumOffload('ipv4').tx);
-      frag.buf.set(buf.subarray(off + hl + p, off + hl + p + n), o + IPV4_MIN_HEADER);
+      copyBytes(buf, off + hl + p, frag.buf, o + IPV4_MIN_HEADER, n);
       this.finishFrame(out, mac, r.nextHop, frag.buf, IPV4_MIN_HEADER + n);
     }
   }
@@ -356,7 +357,7 @@ export class Ipv4Layer {
       const o = frame.offset;
       writeIpv4Simple(frame.buf, o, IPV4_MIN_HEADER + n, id, (mf ? IPV4_FLAG_MF : 0) | (p >>> 3), ttl, protocol, src, dst, tos,
         !iface.checksumOffload('ipv4').tx);
-      frame.buf.set(scratch.subarray(p, p + n), o + IPV4_MIN_HEADER);
+      copyBytes(scratch, p, frame.buf, o + IPV4_MIN_HEADER, n);
       const res = this.finishFrame(iface, mac, r.nextHop, frame.buf, IPV4_MIN_HEADER + n);
       if (res !== 'sent') result = res;
     }
@@ -407,7 +408,7 @@ export class Ipv4Layer {
   /** Sends an already built packet buf[off, off+total) out of `iface` (forwarding). */
   private output(iface: NetworkInterface, mac: MacAddress | -1, nextHop: Ipv4Address, buf: Uint8Array, off: number, total: number): void {
     const f = this.frameFor(iface, mac, total);
-    f.buf.set(buf.subarray(off, off + total), f.offset);
+    copyBytes(buf, off, f.buf, f.offset, total);
     this.finishFrame(iface, mac, nextHop, f.buf, total);
   }
 
@@ -543,4 +544,9 @@ export class Ipv4Layer {
     const regs = this.registered;
     for (let i = 0; i < regs.length; i++) regs[i].poll?.(now);
   }
+}
+
+/** Copies src[from, from+n) to dst[at..] without creating a subarray view (no allocation per frame). */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, at: number, n: number): void {
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
 }

@@ -10,7 +10,7 @@ import { ICMP_DEST_UNREACHABLE, ICMP_PORT_UNREACHABLE } from '../wire/icmp';
 import { UDP_HEADER_LENGTH, UdpHeader, parseUdp, setUdpChecksum, writeUdpHeader } from '../wire/udp';
 import { countDrop, countError } from '../stats';
 import type { Stack } from '../iface/stack';
-import type { IcmpErrorInfo, IcmpErrorKind, IpPacketInfo, IpSendResult, PayloadWriter, TransportProtocol } from '../ip/types';
+import type { IcmpErrorInfo, IcmpErrorKind, IpPacketInfo, IpSendOptions, IpSendResult, PayloadWriter, TransportProtocol } from '../ip/types';
 import { toIpv4 } from '../ip/routing';
 
 export const EPHEMERAL_LOW = 49152;
@@ -158,6 +158,7 @@ export class UdpLayer implements TransportProtocol {
   private readonly ports = new Map<number, UdpSocket[]>();
   private readonly rx = new UdpHeader();
   private readonly writer = new DatagramWriter();
+  private readonly opts: IpSendOptions = { dst: IPV4_ANY, protocol: IP_PROTOCOL_UDP };
 
   constructor(private readonly stack: Stack) {}
 
@@ -203,7 +204,9 @@ export class UdpLayer implements TransportProtocol {
     w.dstPort = dstPort;
     w.data = data;
     const src = sock.localAddress !== IPV4_ANY && sock.localAddress !== IPV4_BROADCAST ? sock.localAddress : undefined;
-    const res = this.stack.ip.send({ dst, protocol: IP_PROTOCOL_UDP, src, iface: sock.iface, ttl: sock.ttl }, UDP_HEADER_LENGTH + data.length, w);
+    const o = this.opts;
+    o.dst = dst; o.src = src; o.iface = sock.iface; o.ttl = sock.ttl;
+    const res = this.stack.ip.send(o, UDP_HEADER_LENGTH + data.length, w);
     w.data = EMPTY;
     if (res === 'sent' || res === 'queued') this.stack.stats.udp.tx++;
     else countDrop(this.stack.stats.udp, `send-${res}`);
@@ -246,7 +249,7 @@ export class UdpLayer implements TransportProtocol {
     const srcPort = (q[o] << 8) | q[o + 1];
     const dstPort = (q[o + 2] << 8) | q[o + 3];
     const list = this.ports.get(srcPort);
-    if (!list) return;
+    if (!list) { countDrop(this.stack.stats.udp, 'icmp-error-no-socket'); return; }
     for (const sock of list) {
       if (sock.localAddress !== IPV4_ANY && sock.localAddress !== e.src) continue;
       if (sock.remoteAddress !== null && (sock.remoteAddress !== e.dst || sock.remotePort !== dstPort)) continue;
