@@ -15,7 +15,7 @@ const ROOT = path.resolve(__dirname, '..', '..', '..');
 const TS_NODE = require.resolve('ts-node/register/transpile-only');
 
 /** Hang guard for waits on the kernel (not an assertion on speed: a broken exchange fails instead of hanging). */
-const GUARD_MS = 15000;
+const GUARD_MS = 120000;
 
 function ipBytes(a: string): number[] {
   return a.split('.').map(Number);
@@ -199,7 +199,7 @@ rootTest('link administratively down: transmit drops, received frames are droppe
 });
 
 rootTest('kernelMtu sets the kernel-side MTU; close removes the interface', async (t) => {
-  const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:42'), mtu: 1400, kernelMtu: true });
+  const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:42'), mtu: 1400, kernelMtu: true, name: uniqueName('m') });
   t.teardown(() => nic.close());
   const show = JSON.parse(spawnSync('ip', ['-j', 'link', 'show', 'dev', nic.ifname], { encoding: 'utf8' }).stdout) as { mtu: number }[];
   t.is(show[0].mtu, 1400);
@@ -213,7 +213,7 @@ rootTest('kernelMtu sets the kernel-side MTU; close removes the interface', asyn
 });
 
 rootTest('a TapNic opened by name attaches to that interface; a second open of the same name is refused clearly', async (t) => {
-  const name = `pnt${process.pid.toString(36)}x`;
+  const name = uniqueName('x');
   const a = TapNic.open({ mac: parseMac('02:00:00:00:00:43'), name });
   t.teardown(() => a.close());
   t.is(a.ifname, name);
@@ -231,7 +231,7 @@ function runChild(script: string, opts: { uid?: number; gid?: number; env?: Node
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
     // Hang guard: a child that does not exit on its own is killed, and the test sees the signal.
-    const guard = setTimeout(() => child.kill('SIGKILL'), 60000);
+    const guard = setTimeout(() => child.kill('SIGKILL'), 240000);
     child.on('exit', (code, signal) => {
       clearTimeout(guard);
       resolve({ code, signal, out });
@@ -241,11 +241,16 @@ function runChild(script: string, opts: { uid?: number; gid?: number; env?: Node
 
 const NIC_SRC = JSON.stringify(path.join(ROOT, 'packages', 'nic', 'src'));
 
+/** Interface names are reused as soon as a device is gone: checks that a device is gone need a name nobody else uses. */
+function uniqueName(tag: string): string {
+  return `pk${process.pid.toString(36)}${tag}`;
+}
+
 for (const worker of [false, true]) {
   rootTest(`clean close (${worker ? 'worker' : 'main'} mode): a child that opens, uses and closes a TAP exits on its own`, async (t) => {
     const r = await runChild(`
       const { TapNic, parseMac } = require(${NIC_SRC});
-      const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:51'), worker: ${worker} });
+      const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:51'), worker: ${worker}, name: '${uniqueName(worker ? 'w' : 'c')}' });
       console.log('IF=' + nic.ifname);
       nic.onReceive(() => {});
       nic.transmit(new Uint8Array(60));
@@ -268,7 +273,7 @@ for (const worker of [false, true]) {
     `);
     t.is(r.signal, null, r.out);
     t.is(r.code, 0, r.out);
-    t.regex(r.out, /open pnet\d+/);
+    t.regex(r.out, /open pnet\d+/, r.out);
   });
 }
 

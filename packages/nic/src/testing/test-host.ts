@@ -66,7 +66,7 @@ export interface ExecOptions {
   /** Throw when the command exits non-zero (default true). */
   check?: boolean;
   input?: string;
-  /** Kill the command after this long (default 60 s). Not a test assertion: a hang guard. */
+  /** Kill the command after this long (default 120 s). Not a test assertion: a hang guard (machines under load are slow). */
   timeoutMs?: number;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
@@ -320,12 +320,12 @@ export class Peer {
   }
 
   /** Resolves when something in the namespace listens on `port` (tcp or udp); rejects if the peer dies or after `timeoutMs`. */
-  waitForPort(port: number, proto: 'tcp' | 'udp' = 'tcp', timeoutMs = 15000): Promise<void> {
+  waitForPort(port: number, proto: 'tcp' | 'udp' = 'tcp', timeoutMs = 120000): Promise<void> {
     return this.host.waitForPort(port, proto, timeoutMs, this);
   }
 
   /** Resolves when the peer's output matches `pattern`; rejects if it dies first or after `timeoutMs`. */
-  async waitForOutput(pattern: RegExp, timeoutMs = 15000): Promise<RegExpExecArray> {
+  async waitForOutput(pattern: RegExp, timeoutMs = 120000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const m = pattern.exec(this.log);
@@ -435,7 +435,10 @@ export class TestHost {
       }
       if (link === 'tap') {
         const mac = options.tap?.mac ?? parseMac(`02:00:00:00:00:${peerId.toString(16).padStart(2, '0')}`);
-        nic = TapNic.open({ ...options.tap, mac });
+        // A name of our own (not pnet%d): names are reused as soon as a device leaves our namespace, which
+        // makes `ip link` output from parallel tests ambiguous.
+        const name = options.tap?.name ?? `pn${process.pid.toString(36)}t${n.toString(36)}`;
+        nic = TapNic.open({ ...options.tap, mac, name });
         ifname = nic.ifname;
         // The fd we hold stays valid when its device moves to another namespace.
         ip('link', 'set', 'dev', ifname, 'netns', this.ns);
@@ -443,7 +446,8 @@ export class TestHost {
         const id = `${process.pid.toString(36)}${n.toString(36)}`.slice(-9);
         outer = `pnv${id}o`;
         ifname = `pnv${id}i`;
-        ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', ifname, 'netns', this.ns);
+        ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', ifname);
+        ip('link', 'set', 'dev', ifname, 'netns', this.ns);
         ip('link', 'set', 'dev', outer, 'up');
       }
       if (ifname) {
@@ -482,7 +486,7 @@ export class TestHost {
     this.checkOpen();
     return new Promise((resolve, reject) => {
       const child = execFile(ipBin(), ['netns', 'exec', this.ns, ...argv], {
-        encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 60000, cwd: options.cwd ?? this.dir,
+        encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120000, cwd: options.cwd ?? this.dir,
         env: options.env ?? process.env,
       }, (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
@@ -500,7 +504,7 @@ export class TestHost {
   execSync(argv: string[], options: ExecOptions = {}): ExecResult {
     this.checkOpen();
     const r = spawnSync(ipBin(), ['netns', 'exec', this.ns, ...argv], {
-      encoding: 'utf8', input: options.input, timeout: options.timeoutMs ?? 60000, cwd: options.cwd ?? this.dir,
+      encoding: 'utf8', input: options.input, timeout: options.timeoutMs ?? 120000, cwd: options.cwd ?? this.dir,
       env: options.env ?? process.env, maxBuffer: 64 * 1024 * 1024,
     });
     const result = { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
@@ -531,7 +535,7 @@ export class TestHost {
   }
 
   /** Resolves when a socket in the namespace listens on `port`; rejects after `timeoutMs` or when `peer` exits. */
-  async waitForPort(port: number, proto: 'tcp' | 'udp' = 'tcp', timeoutMs = 15000, peer?: Peer): Promise<void> {
+  async waitForPort(port: number, proto: 'tcp' | 'udp' = 'tcp', timeoutMs = 120000, peer?: Peer): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const flags = proto === 'tcp' ? '-Hltn' : '-Hlun';
     for (;;) {
