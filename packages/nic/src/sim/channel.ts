@@ -26,10 +26,13 @@ export interface SimChannelOptions {
 /**
  * One direction of a simulated medium: applies its impairments, holds frames
  * in pooled buffers and delivers them to `sink` at their arrival time on the
- * clock. A delivery is scheduled with the buffer's handle as the timer
- * argument, so steady-state traffic allocates nothing. Delivery is never
- * re-entrant: even with no delay a frame arrives from a clock event, not from
- * inside `send`.
+ * clock. Frames that arrive in the order they were sent (the common case:
+ * fixed delay, rate limit, keepOrder) wait in a FIFO served by one clock event
+ * at a time; a frame that overtakes (jitter, reordering) gets its own event,
+ * with the buffer's handle as the timer argument. Either way steady-state
+ * traffic allocates nothing and the clock's queue stays short. Delivery is
+ * never re-entrant: even with no delay a frame arrives from a clock event, not
+ * from inside `send`.
  */
 export class SimChannel {
   sink: ChannelSink | null = null;
@@ -40,6 +43,13 @@ export class SimChannel {
   private cfg: ResolvedImpairments;
   private taps: ChannelTap[] = [];
   private readonly deliverHandle: (handle: number) => void;
+  private readonly serveFifoHandle: () => void;
+  // In-order arrivals: handles and times, oldest first; one clock event serves the head.
+  private fifoHandle = new Int32Array(64);
+  private fifoTime = new Float64Array(64);
+  private fifoHead = 0;
+  private fifoCount = 0;
+  private fifoScheduled = false;
   // Gilbert-Elliott state.
   private geBad = false;
   // Rate limiter: a FIFO of (departure time, length) for frames queued or on the wire.
@@ -58,6 +68,7 @@ export class SimChannel {
     this.cfg = resolveImpairments(options.impairments);
     this.pool = new FramePool(options.bufferSize ?? 1518);
     this.deliverHandle = (h) => this.arrive(h);
+    this.serveFifoHandle = () => this.serveFifo();
   }
 
   /** Replaces the impairments from now on (queue and loss state carry over). */
@@ -138,9 +149,54 @@ export class SimChannel {
         arrival += cfg.reorderGap;
         stats.reordered++;
       }
-      this.clock.schedule(arrival, this.deliverHandle, h);
+      this.scheduleArrival(h, arrival);
     }
     return true;
+  }
+
+  private scheduleArrival(h: number, arrival: number): void {
+    const mask = this.fifoHandle.length - 1;
+    if (this.fifoCount > 0 && arrival < this.fifoTime[(this.fifoHead + this.fifoCount - 1) & mask]) {
+      // Overtakes a frame already waiting: it needs its own event.
+      this.clock.schedule(arrival, this.deliverHandle, h);
+      return;
+    }
+    if (this.fifoCount === this.fifoHandle.length) this.growFifo();
+    const tail = (this.fifoHead + this.fifoCount) & (this.fifoHandle.length - 1);
+    this.fifoHandle[tail] = h;
+    this.fifoTime[tail] = arrival;
+    this.fifoCount++;
+    if (!this.fifoScheduled) {
+      this.fifoScheduled = true;
+      this.clock.schedule(arrival, this.serveFifoHandle, 0);
+    }
+  }
+
+  private serveFifo(): void {
+    const now = this.clock.now();
+    // Serve only what was waiting when the event fired; frames queued meanwhile get the next event.
+    let n = this.fifoCount;
+    while (n-- > 0 && this.fifoTime[this.fifoHead] <= now) {
+      const h = this.fifoHandle[this.fifoHead];
+      this.fifoHead = (this.fifoHead + 1) & (this.fifoHandle.length - 1);
+      this.fifoCount--;
+      this.arrive(h);
+    }
+    if (this.fifoCount > 0) this.clock.schedule(this.fifoTime[this.fifoHead], this.serveFifoHandle, 0);
+    else this.fifoScheduled = false;
+  }
+
+  private growFifo(): void {
+    const n = this.fifoHandle.length;
+    const handles = new Int32Array(n * 2);
+    const times = new Float64Array(n * 2);
+    for (let i = 0; i < this.fifoCount; i++) {
+      handles[i] = this.fifoHandle[(this.fifoHead + i) & (n - 1)];
+      times[i] = this.fifoTime[(this.fifoHead + i) & (n - 1)];
+    }
+    this.fifoHandle = handles;
+    this.fifoTime = times;
+    this.fifoHead = 0;
   }
 
   addTap(tap: ChannelTap): () => void {
