@@ -5,6 +5,8 @@ import { HttpError } from '../common/errors';
 import { Headers, type HeaderInit } from '../common/headers';
 import { HttpParser, headKeepsAlive, type BodyFraming, type ParserLimits, type RequestHead } from '../common/parser';
 
+const CRLF = Buffer.from('\r\n');
+
 export const STATUS_TEXT: Record<number, string> = {
   100: 'Continue', 101: 'Switching Protocols', 200: 'OK', 201: 'Created', 202: 'Accepted', 203: 'Non-Authoritative Information',
   204: 'No Content', 205: 'Reset Content', 206: 'Partial Content', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found',
@@ -112,6 +114,7 @@ export class ServerResponse extends Writable {
   /** Sends the head now (otherwise it goes with the first body bytes or `end`). */
   flushHeaders(): void {
     this.sendHead(undefined);
+    this.send([]);
   }
 
   override end(chunk?: unknown, encoding?: unknown, cb?: unknown): this {
@@ -141,14 +144,12 @@ export class ServerResponse extends Writable {
           return cb(new HttpError('HTTP_BODY_LENGTH_MISMATCH', 'response body is longer than its Content-Length'));
         }
         this.remaining -= chunk.length;
-        return void this.socket.write(chunk, (err) => cb(err));
+        return this.send([chunk], cb);
       case 'chunked':
         if (chunk.length === 0) return cb();
-        this.socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        this.socket.write(chunk);
-        return void this.socket.write('\r\n', 'latin1', (err) => cb(err));
+        return this.send([Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1'), chunk, CRLF], cb);
       case 'close':
-        return void this.socket.write(chunk, (err) => cb(err));
+        return this.send([chunk], cb);
     }
   }
 
@@ -157,13 +158,27 @@ export class ServerResponse extends Writable {
     if (this.framing === 'chunked') {
       let tail = '0\r\n';
       if (this.trailers) for (const [n, v] of this.trailers) tail += `${n}: ${v}\r\n`;
-      this.socket.write(`${tail}\r\n`, 'latin1');
-    } else if (this.framing === 'length' && this.remaining > 0) {
+      return this.send([Buffer.from(`${tail}\r\n`, 'latin1')], cb);
+    }
+    if (this.framing === 'length' && this.remaining > 0) {
       this.shouldClose = true;
       this.socket.destroy();
       return cb(new HttpError('HTTP_BODY_LENGTH_MISMATCH', `response body is ${this.remaining} bytes shorter than its Content-Length`));
     }
-    cb();
+    this.send([], cb);
+  }
+
+  private pendingHead: Buffer | null = null;
+
+  /** Writes `parts` with the head (if not yet written) in one socket write. */
+  private send(parts: Buffer[], cb?: (err?: Error | null) => void): void {
+    if (this.pendingHead) {
+      parts = [this.pendingHead, ...parts];
+      this.pendingHead = null;
+    }
+    if (parts.length === 0) return void cb?.();
+    if (this.socket.destroyed || this.socket.writableEnded) return void cb?.(new HttpError('HTTP_PREMATURE_CLOSE', 'connection closed'));
+    this.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts), (err) => cb?.(err ?? null));
   }
 
   private sendHead(implicitLength: number | undefined): void {
@@ -200,7 +215,7 @@ export class ServerResponse extends Writable {
     if (!this.shouldClose && this.http10 && !h.has('connection')) h.append('Connection', 'keep-alive');
     let head = `HTTP/1.1 ${status} ${this.statusMessage ?? STATUS_TEXT[status] ?? 'Unknown'}\r\n`;
     for (const [n, v] of h) head += `${n}: ${v}\r\n`;
-    this.socket.write(`${head}\r\n`, 'latin1');
+    this.pendingHead = Buffer.from(`${head}\r\n`, 'latin1');
   }
 }
 
