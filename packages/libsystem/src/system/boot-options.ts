@@ -4,7 +4,13 @@ import { canonicalIP, netmaskToPrefix } from '../config/stack-config';
 
 /** Run on a real Linux TAP device. */
 export interface TapBootOptions {
-  nic: { tap: string };
+  /**
+   * `tap`: the device name (or a pattern with `%d`). Its kernel side must be up
+   * before frames can flow (Linux refuses writes to a TAP that is down). With
+   * `prepare`, boot opens the device, awaits `prepare(ifname)` (e.g. to move it
+   * into a namespace, address it and bring it up), and only then configures the stack.
+   */
+  nic: { tap: string; prepare?: (ifname: string) => void | Promise<void> };
   /** `dhcp`, or a static address with its prefix length, e.g. `192.0.2.2/24`. */
   address: 'dhcp' | string;
   gateway?: string;
@@ -30,7 +36,7 @@ export interface BackendBootOptions {
 export type BootOptions = TapBootOptions | WorldBootOptions | BackendBootOptions;
 
 export type CheckedBootOptions =
-  | { kind: 'tap'; tap: string; address: 'dhcp' | { ip: string; prefix: number }; gateway?: string; dns: string[] }
+  | { kind: 'tap'; tap: string; prepare?: (ifname: string) => void | Promise<void>; address: 'dhcp' | { ip: string; prefix: number }; gateway?: string; dns: string[] }
   | { kind: 'world'; time: 'virtual' | 'real'; seed: number; impairments?: Impairments; pcap?: string }
   | { kind: 'backends'; backends: NetworkBackends };
 
@@ -64,7 +70,9 @@ export function checkBootOptions(options: BootOptions | undefined): CheckedBootO
         throw new TypeError(`boot: invalid ${what} ${JSON.stringify(v)}`);
       }
     };
+    if (o.nic.prepare !== undefined && typeof o.nic.prepare !== 'function') throw new TypeError('boot: nic.prepare must be a function');
     const out: CheckedBootOptions = { kind: 'tap', tap: o.nic.tap, address, dns: [] };
+    if (o.nic.prepare) out.prepare = o.nic.prepare;
     if (o.gateway !== undefined) out.gateway = ip('gateway', o.gateway);
     if (o.dns !== undefined) out.dns = (Array.isArray(o.dns) ? o.dns : [o.dns]).map((d) => ip('dns', d));
     return out;

@@ -1,4 +1,5 @@
 import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Clock, localMac, RealClock, Rng, TapNic } from '@pnet/nic';
 import type { Stack } from '@pnet/tcpip';
 import type { NetworkBackends } from '../backends/backends';
@@ -66,12 +67,15 @@ export async function boot(options?: BootOptions): Promise<System> {
       return new BootedSystem(world.backends, world.clock, () => world.close(), world.stack);
     }
     case 'tap': {
-      // A real network: wall-clock time, and a seed nobody can predict.
-      const clock = new RealClock();
+      // A real network: wall-clock time, and a seed nobody can predict. The system keeps the
+      // process alive (its timers and device are ref'd) until shutdown().
+      const clock = new RealClock({ keepAlive: true });
       const rng = new Rng(randomInt(2 ** 47));
-      const nic = TapNic.open({ name: o.tap, mac: localMac(rng.nextU32()), clock });
+      const nic = TapNic.open({ name: o.tap, mac: localMac(rng.nextU32()), clock, keepAlive: true });
       let host;
       try {
+        if (o.prepare) await o.prepare(nic.ifname);
+        else ensureKernelSideUp(nic.ifname);
         host = await startHostStack({ nic, clock, rng, address: o.address, gateway: o.gateway, dns: o.dns });
       } catch (err) {
         nic.close();
@@ -86,4 +90,21 @@ export async function boot(options?: BootOptions): Promise<System> {
       }, h.stack);
     }
   }
+}
+
+/** IFF_UP in /sys/class/net/<dev>/flags. */
+const IFF_UP = 0x1;
+
+/**
+ * Linux refuses writes to a TAP whose kernel side is down, and the NIC gives
+ * the device up on the first refused write: say so before the stack sends.
+ */
+function ensureKernelSideUp(ifname: string): void {
+  let flags: number;
+  try {
+    flags = parseInt(readFileSync(`/sys/class/net/${ifname}/flags`, 'utf8'), 16);
+  } catch {
+    return; // Not visible from here (e.g. in another namespace): nothing to check.
+  }
+  if ((flags & IFF_UP) === 0) throw new Error(`TAP device ${ifname} is down: bring it up first (ip link set ${ifname} up)`);
 }
