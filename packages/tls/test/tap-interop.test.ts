@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import { Stack } from '@pnet/tcpip';
 // Tests may use lower layers; @pnet/nic is not a dependency of this package, so reach it by path.
 import { RealClock, requireRoot, Rng, TestHost } from '../../nic/src';
-import { stackTransport, TransportError, waitForSession } from '../src';
+import { ConnectOptions, stackTransport, TransportError, waitForSession } from '../src';
 import { testCertificates } from '../src/testing/certs';
 
 const rootTest = requireRoot(test, { commands: ['openssl', 'nginx', 'ss'] });
@@ -94,7 +94,7 @@ for (const [flag, version] of [['-tls1_2', 'TLSv1.2'], ['-tls1_3', 'TLSv1.3']] a
   rootTest.serial(`pnet over TAP ↔ openssl s_server ${flag}: handshake, ALPN, resumption`, async (t) => {
     const { host, transport } = await rig(t, `tls-ossl${version.slice(-1)}`);
     await opensslServer(host, [flag, '-www', '-alpn', 'http/1.1']);
-    const opts = { host: host.address, servername: 'example.test', port: 4433, secure: true, ALPNProtocols: ['http/1.1'] } as const;
+    const opts: ConnectOptions = { host: host.address, servername: 'example.test', port: 4433, secure: true, ALPNProtocols: ['http/1.1'] };
     const first = await guard(transport.connect(opts), 'first connect');
     const tls1 = first as TLSSocket;
     t.is(tls1.getProtocol(), version);
