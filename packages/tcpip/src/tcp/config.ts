@@ -94,6 +94,7 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     if (!(c[k] >= 0) || !Number.isFinite(c[k])) throw new RangeError(`TcpConfig.${k} must be a finite number >= 0, got ${c[k]}`);
   }
   if (c.minRto > c.maxRto) throw new RangeError('TcpConfig.minRto must not exceed maxRto');
+  if (c.delayedAck > 500) throw new RangeError('TcpConfig.delayedAck must not exceed 500 ms (RFC 9293 3.8.6.3)');
   if (!(c.ephemeralPortMin >= 1 && c.ephemeralPortMin <= c.ephemeralPortMax && c.ephemeralPortMax <= 65535)) {
     throw new RangeError('TcpConfig: bad ephemeral port range');
   }

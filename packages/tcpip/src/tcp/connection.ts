@@ -772,6 +772,7 @@ export class TcpConnection implements HeapItem {
       }
     } else {
       this.dupAcks = 0;
+      this.inflation = 0;
       this.cc.onAck(acked, flightBefore, now, sample);
     }
 
@@ -805,6 +806,11 @@ export class TcpConnection implements HeapItem {
     this.dupAcks++;
     if (this.inRecovery) {
       this.inflation += this.effMss;
+      return;
+    }
+    if (this.dupAcks < 3) {
+      // Limited transmit (RFC 3042): each of the first two duplicate ACKs may clock out one new segment.
+      this.inflation = this.dupAcks * this.effMss;
       return;
     }
     if (this.dupAcks === 3 && seqGe(this.sndUna, this.recoverPoint)) {
