@@ -95,3 +95,15 @@ test('a server that is down times out and the next one answers', async (t) => {
   t.is(w.resolver.stats.timeouts, 1);
   t.true(w.clock.now() - start >= 2000);
 });
+
+test('ICMP port unreachable from a host without a DNS server moves on at once', async (t) => {
+  const w = world();
+  // The server host stops its DNS server: port 53 answers with ICMP port unreachable.
+  w.named.close();
+  const start = w.clock.now();
+  t.is(await code(w.clock, w.resolver.resolve('www.example.test')), 'ECONNREFUSED');
+  t.is(w.resolver.stats.unreachable, 2); // one per round
+  t.is(w.resolver.stats.timeouts, 0);
+  t.true(w.clock.now() - start < 100); // virtual ms: no 2 s timeout was waited out
+});
+

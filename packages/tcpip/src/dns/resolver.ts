@@ -24,7 +24,7 @@ export type DnsErrorCode =
   | 'ETIMEOUT' // no server answered
   | 'ESERVFAIL' | 'EREFUSED' | 'ENOTIMP' | 'EFORMERR' // every server answered with this rcode
   | 'EBADRESP' // only unusable replies (CNAME loop, truncated without TCP)
-  | 'ECONNREFUSED' // no server could be reached at all (send failed)
+  | 'ECONNREFUSED' // no server could be reached at all (ICMP unreachable, send failed)
   | 'EBADNAME' // the name cannot be a DNS name
   | 'ENOSERVERS' // nothing configured
   | 'ECANCELLED'; // the resolver was closed
@@ -94,6 +94,8 @@ export interface DnsResolverStats {
   wrongQuestion: number;
   serverErrors: number; // SERVFAIL, REFUSED, NOTIMP, FORMERR
   sendErrors: number;
+  /** ICMP unreachable for a query (the try ends at once). */
+  unreachable: number;
 }
 
 type CacheEntry =
@@ -108,7 +110,7 @@ const EPHEMERAL_COUNT = 16384;
 export class DnsResolver {
   readonly stats: DnsResolverStats = {
     queries: 0, cacheHits: 0, negativeCacheHits: 0, hostsHits: 0, udpSent: 0, tcpQueries: 0, truncated: 0, timeouts: 0,
-    malformed: 0, wrongSource: 0, wrongId: 0, wrongQuestion: 0, serverErrors: 0, sendErrors: 0,
+    malformed: 0, wrongSource: 0, wrongId: 0, wrongQuestion: 0, serverErrors: 0, sendErrors: 0, unreachable: 0,
   };
   private serverList: Ipv4Address[];
   private readonly hosts = new Map<string, { v4: Ipv4Address[]; v6: Uint8Array[] }>();
@@ -343,20 +345,21 @@ export class DnsResolver {
   /** Asks the servers in turn, `attempts` rounds, until one gives a usable (NOERROR/NXDOMAIN) reply. */
   private async exchange(name: string, type: number, original: string): Promise<DnsMessage> {
     if (this.serverList.length === 0) throw new DnsError('ENOSERVERS', original, 'no DNS servers configured');
-    let lastCode: DnsErrorCode = 'ETIMEOUT';
-    let anySent = false;
+    // What to report when every try fails: an answer from a server (SERVFAIL, ...) says most,
+    // then a timeout, then "unreachable / could not send".
+    let serverCode: DnsErrorCode | null = null;
+    let timedOut = false;
     for (let round = 0; round < this.attempts; round++) {
       for (const server of this.serverList) {
         if (this.closed) throw new DnsError('ECANCELLED', original);
         const result = await this.udpTry(server, name, type, this.timeout * 2 ** round);
         if (result.ok) return result.reply;
-        if (result.code !== 'ECONNREFUSED') anySent = true;
-        // A timeout is the weakest evidence; a real error from a server says more.
-        if (result.code !== 'ETIMEOUT' || lastCode === 'ECONNREFUSED') lastCode = result.code;
+        if (result.code === 'ECANCELLED') throw new DnsError('ECANCELLED', original);
+        if (result.code === 'ETIMEOUT') timedOut = true;
+        else if (result.code !== 'ECONNREFUSED') serverCode = result.code;
       }
     }
-    if (lastCode === 'ECONNREFUSED' && anySent) lastCode = 'ETIMEOUT';
-    throw new DnsError(lastCode, original);
+    throw new DnsError(serverCode ?? (timedOut ? 'ETIMEOUT' : 'ECONNREFUSED'), original);
   }
 
   private openSocket(): DnsDatagramSocket | null {
@@ -420,6 +423,12 @@ export class DnsResolver {
       };
       const cancel = (): void => finish({ ok: false, code: 'ECANCELLED' });
       this.pending.add(cancel);
+      // ICMP unreachable from the server: no need to wait out the timeout.
+      sock.onUnreachable?.((to: DnsPeer) => {
+        if (done || to.address !== server || to.port !== this.port) return;
+        this.stats.unreachable++;
+        finish({ ok: false, code: 'ECONNREFUSED' });
+      });
       sock.onMessage((data: Uint8Array, from: DnsPeer) => {
         if (done) return;
         if (from.address !== server || from.port !== this.port) {

@@ -61,6 +61,9 @@ export function stackDnsTransport(stack: Stack): DnsServerTransport {
         onMessage(l) {
           sock.on('message', (data, rinfo) => l(data, { address: rinfo.address, port: rinfo.port }));
         },
+        onUnreachable(l) {
+          sock.on('icmpError', (e) => { if (e.kind !== 'fragmentation-needed') l({ address: e.address, port: e.port }); });
+        },
         close() { sock.close(); },
       };
     },

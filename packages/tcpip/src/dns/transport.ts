@@ -16,6 +16,8 @@ export interface DnsDatagramSocket {
   send(data: Uint8Array, port: number, address: Ipv4Address): void;
   /** `data` may be kept (it is the caller's copy). */
   onMessage(listener: (data: Uint8Array, from: DnsPeer) => void): void;
+  /** Optional: an ICMP error (port/host unreachable) about a datagram this socket sent to `to`. */
+  onUnreachable?(listener: (to: DnsPeer) => void): void;
   close(): void;
 }
 
