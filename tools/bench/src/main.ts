@@ -13,6 +13,7 @@ import type { BenchRow, BenchRun } from './bench';
 export const modules: { name: string; load: () => Promise<{ run: BenchRun }> }[] = [
   { name: 'ring', load: () => import('./ring') },
   { name: 'sim', load: () => import('./sim') },
+  { name: 'tap', load: () => import('./tap') },
 ];
 
 function format(v: number): string {

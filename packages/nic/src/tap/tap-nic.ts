@@ -203,7 +203,11 @@ export class TapNic extends NicBase {
       this.loseCarrier(0);
     });
     worker.on('message', (m: { type?: string }) => {
-      if (m && m.type === 'ready') this.resolveReady();
+      if (m && m.type === 'ready') {
+        // Held up while starting (someone may be awaiting whenReady); from now on it must not keep Node alive.
+        if (options.keepAlive !== true && !this.closed) worker.unref();
+        this.resolveReady();
+      }
     });
     worker.on('exit', () => {
       this.worker = null;
@@ -211,8 +215,6 @@ export class TapNic extends NicBase {
       this.resolveReady();
       this.resolveClosed();
     });
-    // After the listeners: adding a 'message' listener would ref the worker again.
-    if (options.keepAlive !== true) worker.unref();
     this.pump();
   }
 
