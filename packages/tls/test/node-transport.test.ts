@@ -242,6 +242,19 @@ for (const c of badCases) {
   });
 }
 
+test('unknown CA when the server sends its whole chain: the untrusted root is named as such', async (t) => {
+  const server = await echoServer({ key: certs.unknownCa.key, cert: certs.unknownCa.cert + certs.untrustedCa.cert });
+  try {
+    const err = await t.throwsAsync(nodeTransport().connect({ host: 'localhost', port: server.port, secure: true, ca: certs.ca.cert }),
+      { instanceOf: TransportError });
+    t.is(err!.code, 'SELF_SIGNED_CERT_IN_CHAIN');
+    t.is(err!.kind, 'unknown-ca');
+    t.regex(err!.message, /unknown CA: the server certificate chain ends in a root that is not trusted/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('verification stays on when rejectUnauthorized is undefined or NODE_TLS_REJECT_UNAUTHORIZED=0', async (t) => {
   const server = await echoServer({ key: certs.selfSigned.key, cert: certs.selfSigned.cert });
   const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
