@@ -167,3 +167,34 @@ test('lost data and FIN are retransmitted together after a timeout', (t) => {
   s.advance(200);
   t.like(s.next(), { flags: 'FP.', seq: 1, len: 4 });
 });
+
+function icmpFor(s: TcpScript, seg: { srcPort: number; dstPort: number; absSeq: number }, type: number, code: number) {
+  const quote = new Uint8Array(8);
+  quote.set([seg.srcPort >> 8, seg.srcPort & 255, seg.dstPort >> 8, seg.dstPort & 255]);
+  new DataView(quote.buffer).setUint32(4, seg.absSeq);
+  s.tcp.receiveIcmpError({ type, code, mtu: 0, src: s.local, dst: s.peer, quote, quoteOffset: 0, quoteLength: 8 });
+}
+
+test('ICMP: port unreachable refuses a connect at once; host unreachable later is a soft error reported on timeout', (t) => {
+  const s = new TcpScript({ ...plain, synRetries: 2 });
+  let err: string | null | undefined;
+  const c = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 8080 }, { onClose: (e) => { err = e ? e.code : null; } });
+  const syn = s.next()!;
+  icmpFor(s, { ...syn, absSeq: syn.absSeq + 100 }, 3, 3);
+  t.is(c.state, 'SYN-SENT', 'RFC 5927: an ICMP error quoting a sequence number not in flight is ignored');
+  icmpFor(s, syn, 3, 3);
+  t.is(c.state, 'CLOSED');
+  t.is(err, 'ECONNREFUSED');
+
+  const s2 = new TcpScript({ ...plain, maxRetries: 2 });
+  const c2 = s2.acceptOne();
+  let err2: string | null | undefined;
+  c2.events = { onClose: (e) => { err2 = e ? e.code : null; } };
+  c2.write(Buffer.from('x'));
+  const seg = s2.next()!;
+  icmpFor(s2, seg, 3, 1);
+  t.is(c2.state, 'ESTABLISHED', 'soft error while established (RFC 1122 4.2.3.9)');
+  s2.advance(10_000);
+  t.is(c2.state, 'CLOSED');
+  t.is(err2, 'EHOSTUNREACH', 'reported instead of ETIMEDOUT');
+});

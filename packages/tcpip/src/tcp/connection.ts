@@ -286,6 +286,14 @@ export class TcpConnection implements HeapItem {
     this.rcvMss = Math.min(this.rcvMss, this.advMss);
   }
 
+  /** A smaller MTU learned while sending (no resend from here: we are inside output). */
+  lowerMtu(mtu: number): void {
+    if (mtu >= 68 && mtu < this.pathMtu) {
+      this.pathMtu = mtu;
+      this.updateEffMss();
+    }
+  }
+
   /** The path MTU changed (ICMP fragmentation needed, or a route change). */
   setPathMtu(mtu: number): void {
     if (!(mtu >= 68) || mtu === this.pathMtu) return;

@@ -171,7 +171,8 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly heap = new TimerHeap<TcpConnection>();
   private readonly seg = new TcpSegmentView();
   private readonly writer = new SegmentWriter();
-  private readonly sendOpts: TcpIpSendOptions = { dst: IPV4_ANY, protocol: TCP_PROTOCOL };
+  /** DF on every segment: TCP does path MTU discovery (RFC 1191) instead of relying on fragmentation. */
+  private readonly sendOpts: TcpIpSendOptions = { dst: IPV4_ANY, protocol: TCP_PROTOCOL, dontFragment: true };
   private wakeHandle: TimerHandle = 0;
   private wakeAt = Infinity;
   private readonly wakeFn = (): void => {
@@ -436,7 +437,7 @@ export class TcpLayer implements TcpConnectionIo {
     this.stats.tx++;
     if (result === 'sent' || result === 'queued') return true;
     this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
-    if (result === 'too-big') conn.pathMtu = Math.min(conn.pathMtu, this.host.ip.pathMtu(conn.remoteAddress));
+    if (result === 'too-big') conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
     else if (result === 'no-route' || result === 'unreachable' || result === 'prohibited') conn.softError = 'EHOSTUNREACH';
     return false;
   }
