@@ -198,6 +198,22 @@ rootTest('link administratively down: transmit drops, received frames are droppe
   t.is(nic.rx.size, 0);
 });
 
+for (const worker of [false, true]) {
+  rootTest(`the device going away (its namespace deleted) drops carrier (${worker ? 'worker' : 'main'} mode)`, async (t) => {
+    const host = await TestHost.create(t, { label: 'gone', tap: { worker } });
+    const nic = host.nic!;
+    const changes: boolean[] = [];
+    nic.onLinkChange((up) => changes.push(up));
+    t.true(nic.linkUp);
+    spawnSync('ip', ['netns', 'del', host.ns]);
+    await waitUntil('carrier to drop', () => !nic.linkUp);
+    t.deepEqual(changes, [false]);
+    t.truthy(nic.lastError);
+    t.false(nic.transmit(new Uint8Array(60)));
+    t.is(nic.counters.txDrops, 1);
+  });
+}
+
 rootTest('kernelMtu sets the kernel-side MTU; close removes the interface', async (t) => {
   const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:42'), mtu: 1400, kernelMtu: true, name: uniqueName('m') });
   t.teardown(() => nic.close());
