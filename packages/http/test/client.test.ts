@@ -469,3 +469,30 @@ test('bad arguments throw at once with a clear message', (t) => {
   t.throws(() => client.request('http://x/', { headers: { A: 'x\r\nInjected: 1' } }), { message: /invalid value/ });
   t.throws(() => new HttpClient({} as never), { message: /transport/ });
 });
+
+test('an AbortSignal aborts a request waiting for its response, and a body being read', async (t) => {
+  let heads = 0;
+  const raw = await rawServer((sock) => onRequestHead(sock, (head) => {
+    heads++;
+    if (head.startsWith('GET /partial')) sock.write('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc');
+  }));
+  const client = new HttpClient({ transport: loopbackTransport() });
+  try {
+    const a = new AbortController();
+    const p = client.request(`http://127.0.0.1:${raw.port}/silent`, { signal: a.signal });
+    for (let i = 0; i < 50 && heads === 0; i++) await settle(2);
+    a.abort();
+    t.is(await rejectionCode(p), 'HTTP_ABORTED');
+    const b = new AbortController();
+    const res = await client.request(`http://127.0.0.1:${raw.port}/partial`, { signal: b.signal });
+    const body = res.buffer();
+    b.abort();
+    t.is(await rejectionCode(body), 'HTTP_ABORTED');
+    const c = new AbortController();
+    c.abort();
+    t.is(await rejectionCode(client.request(`http://127.0.0.1:${raw.port}/never`, { signal: c.signal })), 'HTTP_ABORTED');
+  } finally {
+    client.close();
+    await raw.close();
+  }
+});

@@ -240,10 +240,10 @@ test('over an in-memory Duplex pair: client and server without sockets', async (
 });
 
 test('TLS: our server behind a TLS listener, our client over https', async (t) => {
-  const { key, cert } = testCertificate();
+  const { key, cert, ca } = testCertificate();
   const server = new HttpServer(echo);
   const l = await server.listen(loopbackTransport(), { port: 0, secure: { key, cert } });
-  const client = new HttpClient({ transport: loopbackTransport(), tls: { ca: cert } });
+  const client = new HttpClient({ transport: loopbackTransport(), tls: { ca } });
   try {
     const res = await client.request(`https://example.test:${l.port}/secure`);
     t.is((await res.json<{ target: string }>()).target, '/secure');

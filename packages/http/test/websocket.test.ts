@@ -164,10 +164,10 @@ test('the ws package client against our server (echo): messages, fragments, ping
 });
 
 test('wss: our client and our server over TLS', async (t) => {
-  const { key, cert } = testCertificate();
+  const { key, cert, ca } = testCertificate();
   const server = new HttpServer((_q, s) => void s.end(), { onUpgrade: websocketEchoUpgrade() });
   const l = await server.listen(loopbackTransport(), { port: 0, secure: { key, cert } });
-  const ws = await connectWebSocket(`wss://echo.test:${l.port}/`, { transport: loopbackTransport(), tls: { ca: cert } });
+  const ws = await connectWebSocket(`wss://echo.test:${l.port}/`, { transport: loopbackTransport(), tls: { ca } });
   ws.send('over tls');
   t.is((await nextMessage(ws)).data.toString(), 'over tls');
   ws.close();

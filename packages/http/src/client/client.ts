@@ -48,6 +48,8 @@ export interface RequestOptions {
   expectContinue?: boolean;
   /** Per-request timeouts, over the client's. */
   timeouts?: ClientTimeouts;
+  /** Aborts the request (and its response body) with an HTTP_ABORTED error. */
+  signal?: AbortSignal;
 }
 
 /** A response: head now, body as a stream (with backpressure). */
@@ -143,6 +145,12 @@ export class HttpClient {
     }
     const maxRedirects = options.maxRedirects ?? 16;
     if (!(maxRedirects >= 0)) throw new RangeError('maxRedirects must be 0 or more');
+    const cl = headers.get('content-length');
+    if (cl !== undefined && !/^\d+$/.test(cl)) throw new TypeError(`invalid Content-Length header ${JSON.stringify(cl)}`);
+    if (cl !== undefined && (typeof body === 'string' || body instanceof Uint8Array) && toBuffer(body).length !== Number(cl)) {
+      throw new TypeError(`Content-Length ${cl} does not match the body (${toBuffer(body).length} bytes)`);
+    }
+    if (options.signal?.aborted) return Promise.reject(aborted());
     return this.run(target, method, headers, body ?? null, options, maxRedirects);
   }
 
@@ -234,11 +242,18 @@ export class HttpClient {
     };
     const wire = prepare(url, method, userHeaders, body, options, timeouts);
     const replayable = body === null || Buffer.isBuffer(body);
+    const signal = options.signal;
     for (let attempt = 0; ; attempt++) {
-      const { conn, reused } = await this.pool.acquire(origin, attempt > 0, timeouts.connect);
+      const acquiring = this.pool.acquire(origin, attempt > 0, timeouts.connect);
+      const { conn, reused } = signal ? await raceAbort(acquiring, signal, (a) => a.conn.destroy()) : await acquiring;
+      const onAbort = () => conn.destroy(aborted());
+      signal?.addEventListener('abort', onAbort, { once: true });
       try {
-        return await conn.send(wire);
+        const raw = await conn.send(wire);
+        if (signal) void raw.finished.then(() => signal.removeEventListener('abort', onAbort));
+        return raw;
       } catch (err) {
+        signal?.removeEventListener('abort', onAbort);
         const stale = reused && conn.receivedThisExchange === 0 && err instanceof HttpError &&
           (err.code === 'HTTP_PREMATURE_CLOSE' || err.code === 'HTTP_CONNECTION_FAILED');
         if (attempt === 0 && stale && IDEMPOTENT.has(method.toUpperCase()) && replayable) continue;
@@ -246,6 +261,42 @@ export class HttpClient {
       }
     }
   }
+}
+
+function aborted(): HttpError {
+  return new HttpError('HTTP_ABORTED', 'request aborted');
+}
+
+/** `p`, or an abort error when `signal` fires first (then `cleanup` gets p's late value). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal, cleanup: (late: T) => void): Promise<T> {
+  if (signal.aborted) {
+    p.then(cleanup, () => {});
+    return Promise.reject(aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const onAbort = () => {
+      if (done) return;
+      done = true;
+      p.then(cleanup, () => {});
+      reject(aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        if (done) return;
+        done = true;
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        if (done) return;
+        done = true;
+        reject(e);
+      },
+    );
+  });
 }
 
 const DECODERS: Record<string, () => NodeJS.ReadWriteStream & import('node:stream').Duplex> = {

@@ -114,19 +114,22 @@ export class ConnectionPool {
       const timer = new Timer(this.clock, () => {
         if (settled) return;
         settled = true;
+        abort.abort();
         this.lost(pool);
         reject(new HttpError('HTTP_CONNECT_TIMEOUT', `connecting to ${originKey(origin)} took more than ${connectTimeout} ms`));
       });
       timer.start(connectTimeout);
+      // Our own timer (on the injected clock) decides; the abort tells the transport to stop trying.
+      const abort = new AbortController();
       let attempt: Promise<import('node:stream').Duplex>;
       try {
         attempt = this.transport.connect({
-          ...this.options.tls,
+          // TLS settings only for https: transports refuse them on plain connections.
+          ...(origin.secure ? { ALPNProtocols: ['http/1.1'], ...this.options.tls } : {}),
           host: origin.host,
           port: origin.port,
           secure: origin.secure,
-          ...(origin.secure && !this.options.tls?.ALPNProtocols ? { ALPNProtocols: ['http/1.1'] } : {}),
-          ...(connectTimeout && connectTimeout > 0 ? { timeout: connectTimeout } : {}),
+          signal: abort.signal,
         });
       } catch (err) {
         attempt = Promise.reject(err);

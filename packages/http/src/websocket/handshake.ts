@@ -59,14 +59,16 @@ async function open(u: URL, options: WebSocketConnectOptions, extra: Headers): P
 
   let socket: Duplex | null = null;
   let timedOut = false;
+  const abort = new AbortController();
   const timer = new Timer(clock, () => {
     timedOut = true;
+    abort.abort();
     socket?.destroy();
   });
   timer.start(timeout);
   try {
     try {
-      socket = await options.transport.connect({ ...options.tls, host, port, secure, ...(timeout > 0 ? { timeout } : {}) });
+      socket = await options.transport.connect({ ...(secure ? options.tls : {}), host, port, secure, signal: abort.signal });
     } catch (err) {
       const e = err as { code?: string; message?: string };
       throw new HttpError('HTTP_CONNECTION_FAILED', `cannot connect to ${u.host}: ${e?.code ? `${e.code} ` : ''}${e?.message ?? String(err)}`, err);

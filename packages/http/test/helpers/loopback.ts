@@ -1,60 +1,32 @@
 import * as net from 'node:net';
-import * as tls from 'node:tls';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import type { ConnectOptions, ListenOptions, StreamServer, StreamTransport } from '@pnet/tls';
+import { nodeTransport, type ConnectOptions, type ListenOptions, type StreamServer, type StreamTransport } from '@pnet/tls';
+import { testCertificates } from '../../../tls/src/testing/certs';
 import type { HttpClock } from '../../src';
 
 /**
- * A test-only StreamTransport over the kernel's loopback (node:net, node:tls),
- * 127.0.0.1 only. Counts connections so tests can check pooling.
+ * The TLS layer's `nodeTransport` (kernel TCP, Node TLS) pinned to loopback:
+ * names (example.test, echo.test, localhost) go to 127.0.0.1, listeners bind
+ * 127.0.0.1 only. Counts connects so tests can check pooling.
  */
 export interface LoopbackTransport extends StreamTransport {
   connects: number;
 }
 
 export function loopbackTransport(): LoopbackTransport {
+  const inner = nodeTransport({ sessionCache: false });
   const t: LoopbackTransport = {
     connects: 0,
     connect(o: ConnectOptions): Promise<Duplex> {
       t.connects++;
-      return new Promise((resolve, reject) => {
-        const host = o.host === 'localhost' || o.host.endsWith('.test') ? '127.0.0.1' : o.host;
-        if (host !== '127.0.0.1') return reject(Object.assign(new Error(`loopback transport: refusing ${o.host}`), { code: 'EACCES' }));
-        if (o.secure) {
-          const s = tls.connect({
-            host, port: o.port, servername: o.servername ?? (net.isIP(o.host) ? undefined : o.host),
-            ...(o.ca ? { ca: o.ca } : {}), rejectUnauthorized: o.rejectUnauthorized ?? true, ALPNProtocols: o.ALPNProtocols,
-          });
-          s.once('secureConnect', () => { s.off('error', reject); resolve(s); });
-          s.once('error', reject);
-        } else {
-          const s = net.connect({ host, port: o.port });
-          s.once('connect', () => { s.off('error', reject); resolve(s); });
-          s.once('error', reject);
-        }
-      });
+      if (o.host !== '127.0.0.1' && o.host !== 'localhost' && !o.host.endsWith('.test')) {
+        return Promise.reject(Object.assign(new Error(`loopback transport: refusing ${o.host}`), { code: 'EACCES' }));
+      }
+      const servername = o.secure && o.host !== '127.0.0.1' ? { servername: o.servername ?? o.host } : {};
+      return inner.connect({ ...o, ...servername, host: '127.0.0.1' });
     },
     listen(o: ListenOptions, onConnection: (socket: Duplex) => void): Promise<StreamServer> {
-      return new Promise((resolve, reject) => {
-        const sockets = new Set<net.Socket>();
-        const track = (s: net.Socket) => { sockets.add(s); s.on('close', () => sockets.delete(s)); onConnection(s); };
-        const server = o.secure
-          ? tls.createServer({ key: o.secure.key, cert: o.secure.cert, ALPNProtocols: o.secure.ALPNProtocols }, track)
-          : net.createServer(track);
-        server.on('tlsClientError', () => {});
-        server.once('error', reject);
-        server.listen(o.port, '127.0.0.1', () => {
-          const port = (server.address() as net.AddressInfo).port;
-          resolve({
-            port,
-            close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-          });
-        });
-      });
+      return inner.listen({ ...o, host: '127.0.0.1' }, onConnection);
     },
   };
   return t;
@@ -167,22 +139,10 @@ export class ManualClock implements HttpClock {
   }
 }
 
-let certCache: { key: string; cert: string } | null = null;
-/** A self-signed certificate for example.test and echo.test (made with openssl once per process). */
-export function testCertificate(): { key: string; cert: string } {
-  if (certCache) return certCache;
-  const dir = mkdtempSync(join(tmpdir(), 'pnet-http-cert-'));
-  try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=example.test', '-addext', 'subjectAltName=DNS:example.test,DNS:echo.test,IP:127.0.0.1',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    certCache = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
-    return certCache;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** A server certificate for localhost, 127.0.0.1, example.test and echo.test, and the CA that signed it (the TLS layer's test set). */
+export function testCertificate(): { key: string; cert: string; ca: string } {
+  const set = testCertificates();
+  return { key: set.server.key, cert: set.server.cert, ca: set.ca.cert };
 }
 
 /** Resolves on the next macrotask turns, letting sockets deliver what is in flight. */
