@@ -431,6 +431,10 @@ test('udp: broadcast to the subnet goes out to ff:ff:ff:ff:ff:ff and reaches eve
   s.recv({ eth: { dst: BROADCAST_MAC }, ipv4: { dst: '192.0.2.255', src: US_IP }, payload: 'rip' });
   s.send(udpFrame(520, 520, 'hello', { dst: '192.0.2.255', dstMac: BROADCAST_MAC }));
   t.deepEqual(got, ['a hello', 'b hello']);
+  // With a default route, 255.255.255.255 still goes out as a link-layer broadcast, not to the gateway.
+  s.stack.routes.add({ source: '0.0.0.0', sourceNetmask: 0, action: 'unicast', destination: '192.0.2.254' });
+  t.is(a.send('all', 520, '255.255.255.255'), 'sent');
+  s.recv({ eth: { dst: BROADCAST_MAC }, ipv4: { dst: '255.255.255.255', src: US_IP }, payload: 'all' });
 });
 
 // ---------------- checksum offload ----------------

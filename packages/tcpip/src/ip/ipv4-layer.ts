@@ -428,11 +428,16 @@ export class Ipv4Layer {
       if (bound.loopback) return this.fillLocal(dst);
     }
     const route = stack.routes.lookup(dst, device);
+    if (dst === IPV4_BROADCAST) {
+      // The limited broadcast never goes to a gateway: it is a link-layer broadcast out of the route's device
+      // (or the first interface that is up).
+      let out: NetworkInterface | undefined;
+      if (route !== null && route.device !== undefined) out = stack.interface(route.device);
+      else if (route !== null && route.destination !== undefined) out = stack.interfaces.find((i) => !i.loopback && i.onLink(route.destination!));
+      if (out === undefined || out.loopback) out = stack.interfaces.find((i) => !i.loopback && i.up);
+      return out ? this.fill(out, dst, true) : 'no-route';
+    }
     if (route === null) {
-      if (dst === IPV4_BROADCAST) {
-        const any = bound ?? stack.interfaces.find((i) => !i.loopback && i.up);
-        return any ? this.fill(any, dst, true) : 'no-route';
-      }
       if (stack.isLocalAddress(dst)) return this.fillLocal(dst);
       return 'no-route';
     }
