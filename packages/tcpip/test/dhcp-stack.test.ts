@@ -1,5 +1,5 @@
 import test from 'ava';
-import { localMac, Rng, SimLink, SimNic, VirtualClock } from '@pnet/nic';
+import { Impairments, localMac, Rng, SimLink, SimNic, VirtualClock } from '@pnet/nic';
 import { Stack } from '../src/iface/stack';
 import { DhcpClient, serveDhcp } from '../src/dhcp/stack-dhcp';
 import { DhcpServer } from '../src/dhcp/server';
@@ -11,13 +11,13 @@ import { formatIpv4, IPV4_ANY, ipv4 } from '../src/wire/ipv4-address';
 const GW = ipv4(192, 0, 2, 1);
 
 /** A server stack (192.0.2.1: DHCP and DNS) and an unconfigured client stack on one SimLink. */
-function world(leaseTime = 600) {
+function world(leaseTime = 600, impair?: Impairments) {
   const clock = new VirtualClock();
   const server = new Stack({ clock, rng: new Rng(1), name: 'server' });
   const client = new Stack({ clock, rng: new Rng(2), name: 'client' });
   const sn = new SimNic({ name: 's0', mac: localMac(1), clock });
   const cn = new SimNic({ name: 'c0', mac: localMac(2), clock });
-  const link = new SimLink({ clock, delay: 1 });
+  const link = new SimLink({ clock, delay: 1, seed: 7, aToB: impair, bToA: impair });
   link.connect(sn, cn);
   server.addInterface(sn, { ip: GW, netmask: 24 });
   client.addInterface(cn);
@@ -106,3 +106,22 @@ test('stop() releases the lease on the server and removes the configuration', as
   t.is(w.client.ipconfig('eth0')!.ip, IPV4_ANY);
   t.is(w.client.routes.lookup(ipv4(198, 51, 100, 7)), null);
 });
+
+test('over a lossy, duplicating, corrupting link the client still gets a lease and resolves names', async (t) => {
+  const w = world(600, { loss: 0.3, duplicate: 0.1, corrupt: 0.05 });
+  const lease = await w.clock.drive(w.dhcp.start());
+  t.is(formatIpv4(lease.address), '192.0.2.100');
+  t.is(w.client.ipconfig('eth0')!.ip, lease.address);
+  const addrs = await w.clock.drive(w.resolver.resolve('www.example.test'));
+  t.deepEqual(addrs.map(formatIpv4), ['192.0.2.80']);
+  // Renewals keep working through the loss until the lease's end.
+  w.clock.runUntil(lease.obtainedAt + 2_000_000);
+  t.is(w.dhcp.state === 'bound' || w.dhcp.state === 'renewing' || w.dhcp.state === 'rebinding', true);
+  t.is(w.dhcp.stats.expirations, 0);
+  t.true(w.dhcp.stats.acks >= 4);
+  // The impairments did bite: frames were lost both ways and the client retransmitted.
+  t.true(w.link.stats.aToB.droppedLoss > 0 && w.link.stats.bToA.droppedLoss > 0);
+  t.true(w.dhcp.stats.discovers + w.dhcp.stats.requests > w.dhcp.stats.acks + 1);
+  w.dhcp.close();
+});
+

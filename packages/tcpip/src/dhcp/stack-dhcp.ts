@@ -93,7 +93,7 @@ export class DhcpClient extends DhcpClientMachine {
     const iface = new StackInterfaceConfigurator(stack, device);
     // The RELEASE is unicast and may wait for ARP: keep the address a moment after it.
     super({
-      clock: stack.clock, rng: stack.rng, socket: stackDhcpSocket(stack, device, DHCP_CLIENT_PORT), iface, releaseLinger: 2000,
+      clock: stack.clock, rng: stack.rng, socket: stackDhcpSocket(stack, device, DHCP_CLIENT_PORT), iface, releaseLinger: 1000,
       counters: stack.stats.get('dhcp'),
       ...options,
     });
