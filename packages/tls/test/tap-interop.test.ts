@@ -5,48 +5,16 @@
  * resumption, and a 50 MB download whose SHA-256 must match the file's.
  * Needs root: skips loudly without (fails with CI=true).
  */
-import test, { ExecutionContext } from 'ava';
-import { createHash, randomBytes } from 'node:crypto';
+import test from 'ava';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { Stack } from '@pnet/tcpip';
-// Tests may use lower layers; @pnet/nic is not a dependency of this package, so reach it by path.
-import { RealClock, requireRoot, Rng, TestHost } from '../../nic/src';
-import { ConnectOptions, stackTransport, TransportError, waitForSession } from '../src';
-import { testCertificates } from '../src/testing/certs';
+import { ConnectOptions, TransportError, waitForSession } from '../src';
+import { BIG, bigFile, certs, guard, requireRoot, rig, TestHost } from './tap-rig';
 
 const rootTest = requireRoot(test, { commands: ['openssl', 'nginx', 'ss'] });
-/** Hang guard, not a speed assertion: a broken exchange fails instead of hanging. */
-const GUARD_MS = 90_000;
-const BIG = 50 * 1024 * 1024;
-const certs = testCertificates();
-
-function guard<T>(p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`hang guard: ${what} did not finish in ${GUARD_MS} ms`)), GUARD_MS);
-  })]).finally(() => clearTimeout(timer));
-}
-
-async function rig(t: ExecutionContext, label: string) {
-  const clock = new RealClock();
-  const host = await TestHost.create(t, { label, tap: { clock } });
-  const stack = new Stack({ clock, rng: new Rng(label.length * 131 + 7), name: label });
-  stack.addInterface(host.nic!, { ip: host.peerAddress, netmask: 24 });
-  stack.start();
-  t.teardown(() => { stack.tcp.stop(); stack.close(); });
-  const transport = stackTransport(stack, { ca: certs.ca.cert });
-  return { host, stack, transport };
-}
-
-/** A 50 MB file of random bytes in the host's directory, and its SHA-256. */
-function bigFile(dir: string): string {
-  const data = randomBytes(BIG);
-  fs.writeFileSync(path.join(dir, 'big.bin'), data);
-  return createHash('sha256').update(data).digest('hex');
-}
 
 /** Sends a GET and reads the response to its end: status line, and the SHA-256 and length of the body (hashed as it streams). */
 function download(s: Duplex, request: string): Promise<{ status: string; sha256: string; length: number }> {
@@ -111,7 +79,7 @@ for (const [flag, version] of [['-tls1_2', 'TLSv1.2'], ['-tls1_3', 'TLSv1.3']] a
 
 rootTest.serial('pnet over TAP ↔ openssl s_server -WWW: 50 MB download with identical SHA-256', async (t) => {
   const { host, transport } = await rig(t, 'tls-ossl-big');
-  const sha = bigFile(host.dir);
+  const { sha256: sha } = bigFile(host.dir);
   await opensslServer(host, ['-WWW']);
   const s = await guard(transport.connect({ host: host.address, servername: 'example.test', port: 4433, secure: true }), 'connect');
   const r = await guard(download(s, 'GET /big.bin HTTP/1.0\r\n\r\n'), '50 MB download');
@@ -150,7 +118,7 @@ http {
 
 rootTest.serial('pnet over TAP ↔ nginx with TLS: 1.2 and 1.3, ALPN h2/http1.1, resumption, 50 MB with identical SHA-256', async (t) => {
   const { host, transport } = await rig(t, 'tls-nginx');
-  const sha = bigFile(host.dir);
+  const { sha256: sha } = bigFile(host.dir);
   const conf = path.join(host.dir, 'nginx.conf');
   fs.writeFileSync(conf, nginxConfig(host));
   const nginx = host.spawn(['nginx', '-c', conf, '-p', host.dir]);
