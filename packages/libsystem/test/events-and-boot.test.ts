@@ -45,6 +45,15 @@ test('event queue: filtered pulls leave other events queued; waiting pulls get t
   await t.throwsAsync(q.pull(), { message: 'gone' });
 });
 
+test('pullEvent and pollEvent check their arguments', async (t) => {
+  const sys = await boot({ backends: {} });
+  t.teardown(() => sys.shutdown());
+  await t.throwsAsync(sys.network.pullEvent(5 as never), { message: "bad argument #1 to 'pullEvent' (expected string or nil, got number)" });
+  await t.throwsAsync(sys.network.pullEvent('x', 'y' as never), { message: "bad argument #2 to 'pullEvent' (expected function or nil, got string)" });
+  t.throws(() => sys.network.pollEvent({} as never), { message: "bad argument #1 to 'pollEvent' (expected string or nil, got table)" });
+  t.is(sys.network.pollEvent(), null);
+});
+
 test('boot options: shapes and errors', (t) => {
   t.deepEqual(checkBootOptions(undefined), { kind: 'world', time: 'virtual', seed: 1 });
   t.deepEqual(checkBootOptions({ time: 'real', seed: 7, pcap: '/tmp/x.pcap' }), { kind: 'world', time: 'real', seed: 7, pcap: '/tmp/x.pcap' });

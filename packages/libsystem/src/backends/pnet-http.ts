@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { StreamTransport } from '@pnet/tls';
-import { connectWebSocket, HttpClient, HttpServer, type WebSocket } from '@pnet/http';
+import { connectWebSocket, HttpClient, HttpServer, type HttpClock, type WebSocket } from '@pnet/http';
 import type { HttpClientBackend, HttpServerBackend, MessageSocket, NetworkBackends, WebSocketBackend } from './backends';
 
 export function pnetHttpClient(client: HttpClient): HttpClientBackend {
@@ -19,7 +19,7 @@ export function pnetHttpClient(client: HttpClient): HttpClientBackend {
   };
 }
 
-export function pnetHttpServer(transport: StreamTransport): HttpServerBackend {
+export function pnetHttpServer(transport: StreamTransport, clock?: HttpClock): HttpServerBackend {
   return {
     async listen(options, onRequest) {
       const server = new HttpServer((req, res) => {
@@ -34,7 +34,7 @@ export function pnetHttpServer(transport: StreamTransport): HttpServerBackend {
             return res;
           },
         });
-      });
+      }, clock ? { clock } : {});
       const listening = await server.listen(transport, { port: options.port, host: options.host });
       return { port: listening.port, close: () => server.close() };
     },
@@ -74,22 +74,27 @@ class PnetMessageSocket extends EventEmitter implements MessageSocket {
   }
 }
 
-export function pnetWebSockets(transport: StreamTransport): WebSocketBackend {
+export function pnetWebSockets(transport: StreamTransport, clock?: HttpClock): WebSocketBackend {
   return {
     connect(url, options) {
-      return new PnetMessageSocket(connectWebSocket(url, { transport, headers: options.headers }));
+      return new PnetMessageSocket(connectWebSocket(url, { transport, headers: options.headers, ...(clock ? { clock } : {}) }));
     },
   };
 }
 
-/** HTTP, HTTP serving, WebSocket and TCP backends over one StreamTransport, with @pnet/http on top. */
-export function streamBackends(transport: StreamTransport): NetworkBackends & { close(): void } {
-  const client = new HttpClient({ transport });
+/**
+ * HTTP, HTTP serving, WebSocket and TCP backends over one StreamTransport,
+ * with @pnet/http on top. `clock` times their timeouts (a Stack's clock keeps
+ * a virtual-time simulation deterministic); default Node timers.
+ */
+export function streamBackends(transport: StreamTransport, options: { clock?: HttpClock } = {}): NetworkBackends & { close(): void } {
+  const clock = options.clock;
+  const client = new HttpClient({ transport, ...(clock ? { clock } : {}) });
   return {
     streams: transport,
     http: pnetHttpClient(client),
-    httpServer: pnetHttpServer(transport),
-    websockets: pnetWebSockets(transport),
+    httpServer: pnetHttpServer(transport, clock),
+    websockets: pnetWebSockets(transport, clock),
     close: () => client.close(),
   };
 }

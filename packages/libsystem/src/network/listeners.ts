@@ -30,7 +30,7 @@ interface ListenTarget {
   port: number;
 }
 
-function listenTarget(fn: string, uri: string): ListenTarget {
+function listenTarget(uri: string): ListenTarget {
   const u = parseURI(uri);
   let scheme: ListenTarget['scheme'];
   if (u.scheme === 'tcp' || u.scheme === 'psp') scheme = 'tcp';
@@ -43,7 +43,6 @@ function listenTarget(fn: string, uri: string): ListenTarget {
     port = 80;
   }
   const host = u.host ? canonicalIP(u.host) : '0.0.0.0';
-  void fn;
   return { scheme, family: scheme === 'udp' ? 'udp' : 'tcp', host, port };
 }
 
@@ -56,6 +55,7 @@ function listenTarget(fn: string, uri: string): ListenTarget {
  */
 export class Listeners {
   private readonly active = new Map<string, Listener | 'binding'>();
+  private pendingCount = 0;
 
   constructor(private readonly ctx: SystemContext) {}
 
@@ -64,11 +64,11 @@ export class Listeners {
     expectArg('listen', 1, uri, 'string');
     expectArg('listen', 2, options, 'table', 'nil');
     this.ctx.ensureRunning();
-    const target = listenTarget('listen', uri);
+    const target = listenTarget(uri);
     const encoding = options?.encoding ?? 'binary';
     const key = `${target.family}:${target.port}`;
     if (target.port !== 0 && this.active.has(key)) throw new Error('Port already open');
-    const placeholder = `${target.family}:pending:${Math.random()}`;
+    const placeholder = `${target.family}:pending:${++this.pendingCount}`;
     this.active.set(target.port === 0 ? placeholder : key, 'binding');
     try {
       const listener = await this.bind(uri, target, encoding);
@@ -91,7 +91,7 @@ export class Listeners {
   /** Stops a listener; resolves false when nothing listened there. Connections already accepted stay open. */
   async unlisten(uri: string): Promise<boolean> {
     expectArg('unlisten', 1, uri, 'string');
-    const target = listenTarget('unlisten', uri);
+    const target = listenTarget(uri);
     const key = `${target.family}:${target.port}`;
     const l = this.active.get(key);
     if (!l || l === 'binding') return false;

@@ -288,15 +288,17 @@ export class Network {
    * with `filter`, only payloads it accepts): `[name, payload]`.
    * Other events stay queued.
    */
-  pullEvent(name?: string, filter?: (payload: any) => boolean): Promise<QueuedEvent> {
-    if (name !== undefined) expectArg('pullEvent', 1, name, 'string', 'nil');
-    return this.ctx.events.pull(name ?? undefined, filter);
+  async pullEvent(name?: string, filter?: (payload: any) => boolean): Promise<QueuedEvent> {
+    expectArg('pullEvent', 1, name, 'string', 'nil');
+    expectArg('pullEvent', 2, filter, 'function', 'nil');
+    return this.ctx.events.pull(name ?? undefined, filter ?? undefined);
   }
 
   /** Takes the next queued event (as `pullEvent`) without waiting: `[name, payload]` or null. */
   pollEvent(name?: string, filter?: (payload: any) => boolean): QueuedEvent | null {
-    if (name !== undefined) expectArg('pollEvent', 1, name, 'string', 'nil');
-    return this.ctx.events.poll(name ?? undefined, filter);
+    expectArg('pollEvent', 1, name, 'string', 'nil');
+    expectArg('pollEvent', 2, filter, 'function', 'nil');
+    return this.ctx.events.poll(name ?? undefined, filter ?? undefined);
   }
 
   parseURI(uri: string): ParsedURI {

@@ -63,7 +63,7 @@ export async function startHostStack(o: HostStackOptions): Promise<HostStack> {
     stack.close();
     throw err;
   }
-  const stream = streamBackends(stackTransport(stack, o.transport ?? {}));
+  const stream = streamBackends(stackTransport(stack, o.transport ?? {}), { clock: o.clock });
   const backends: NetworkBackends = {
     ...stream,
     stack: stackControl(stack),
