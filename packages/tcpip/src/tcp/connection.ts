@@ -161,6 +161,7 @@ export class TcpConnection implements HeapItem {
   private idleAt = Infinity;
   retries = 0;
   private progressAt = 0;
+  private lastSendAt = 0;
   private keepProbes = 0;
   keepAlive = false;
   keepAliveIdle: number;
@@ -319,7 +320,11 @@ export class TcpConnection implements HeapItem {
       const now = this.nowFn();
       this.touchIdle(now);
       if (this.isSynchronized()) {
-        if (this.sndUna === this.sndMax) this.progressAt = now;
+        if (this.sndUna === this.sndMax) {
+          // Restart after idle (RFC 5681 4.1): do not burst a stale window into the network.
+          if (this.lastSendAt > 0 && now - this.lastSendAt > this.rtt.rto && this.cc.onIdleRestart) this.cc.onIdleRestart(now);
+          this.progressAt = now;
+        }
         this.output(now);
       }
       this.io.reschedule(this);
@@ -1077,6 +1082,7 @@ export class TcpConnection implements HeapItem {
     this.unackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
     this.io.counters.segmentsOut++;
+    if (dataLen > 0) this.lastSendAt = now;
     this.io.transmit(this, flags, seqNo, this.rcvNxt, win, o, dataPos, dataLen);
   }
 
