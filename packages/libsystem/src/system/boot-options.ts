@@ -1,4 +1,4 @@
-import type { Impairments } from '@pnet/nic';
+import type { Clock, Impairments } from '@pnet/nic';
 import type { NetworkBackends } from '../backends/backends';
 import { canonicalIP, netmaskToPrefix } from '../config/stack-config';
 
@@ -31,6 +31,8 @@ export interface WorldBootOptions {
 /** Run the facade over backends given by the caller (embedding, tests). */
 export interface BackendBootOptions {
   backends: NetworkBackends;
+  /** The clock the backends run on (default a RealClock); `system.clock` returns it. */
+  clock?: Clock;
 }
 
 export type BootOptions = TapBootOptions | WorldBootOptions | BackendBootOptions;
@@ -38,7 +40,7 @@ export type BootOptions = TapBootOptions | WorldBootOptions | BackendBootOptions
 export type CheckedBootOptions =
   | { kind: 'tap'; tap: string; prepare?: (ifname: string) => void | Promise<void>; address: 'dhcp' | { ip: string; prefix: number }; gateway?: string; dns: string[] }
   | { kind: 'world'; time: 'virtual' | 'real'; seed: number; impairments?: Impairments; pcap?: string }
-  | { kind: 'backends'; backends: NetworkBackends };
+  | { kind: 'backends'; backends: NetworkBackends; clock?: Clock };
 
 /** Checks the options of `boot()`, with errors that name the bad option. */
 export function checkBootOptions(options: BootOptions | undefined): CheckedBootOptions {
@@ -46,7 +48,9 @@ export function checkBootOptions(options: BootOptions | undefined): CheckedBootO
   if (typeof options !== 'object') throw new TypeError('boot: options must be an object');
   if ('backends' in options && options.backends !== undefined) {
     if (typeof options.backends !== 'object' || options.backends === null) throw new TypeError('boot: backends must be an object');
-    return { kind: 'backends', backends: options.backends };
+    const clock = (options as BackendBootOptions).clock;
+    if (clock !== undefined && (typeof clock !== 'object' || typeof clock.now !== 'function')) throw new TypeError('boot: clock must be a Clock');
+    return clock ? { kind: 'backends', backends: options.backends, clock } : { kind: 'backends', backends: options.backends };
   }
   if ('nic' in options && options.nic !== undefined) {
     const o = options as TapBootOptions;

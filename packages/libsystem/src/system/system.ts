@@ -56,10 +56,10 @@ export async function boot(options?: BootOptions): Promise<System> {
   const o: CheckedBootOptions = checkBootOptions(options);
   switch (o.kind) {
     case 'backends': {
-      const clock = new RealClock();
-      return new BootedSystem(o.backends, clock, async () => {
+      const own = o.clock ? null : new RealClock();
+      return new BootedSystem(o.backends, o.clock ?? own!, async () => {
         await o.backends.close?.();
-        clock.cancelAll();
+        own?.cancelAll();
       });
     }
     case 'world': {
