@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import { HttpClient, HttpServer, collect, type RequestHandler } from '../src';
-import { loopbackTransport, memoryTransport, ManualClock, settle, testCertificate } from './helpers/loopback';
+import { loopbackTransport, memoryTransport, duplexPair, ManualClock, settle, testCertificate } from './helpers/loopback';
 
 async function serve(handler: RequestHandler, options = {}) {
   const server = new HttpServer(handler, options);
@@ -252,5 +252,34 @@ test('TLS: our server behind a TLS listener, our client over https', async (t) =
   } finally {
     client.close();
     await server.close();
+  }
+});
+
+test('a client that half-closes after its request still gets the response (any Duplex)', async (t) => {
+  const server = new HttpServer(async (req, res) => {
+    await settle(2);
+    res.end(`answer to ${req.target}`);
+  });
+  const [client, serverEnd] = duplexPair();
+  server.handle(serverEnd);
+  client.end('GET /half HTTP/1.1\r\nHost: x\r\n\r\n');
+  const out = (await collect(client)).toString('latin1');
+  t.regex(out, /^HTTP\/1\.1 200 OK\r\n/);
+  t.regex(out, /Connection: close/);
+  t.true(out.endsWith('answer to /half'));
+});
+
+test('a request sent with Connection: close does not return its connection to the pool', async (t) => {
+  const s = await serve((_req, res) => void res.end('x'));
+  const transport = loopbackTransport();
+  const client = new HttpClient({ transport });
+  try {
+    await (await client.request(`http://127.0.0.1:${s.port}/`, { headers: { Connection: 'close' } })).text();
+    await (await client.request(`http://127.0.0.1:${s.port}/`)).text();
+    await (await client.request(`http://127.0.0.1:${s.port}/`)).text();
+    t.is(transport.connects, 2);
+  } finally {
+    client.close();
+    await s.close();
   }
 });

@@ -118,7 +118,10 @@ export class ClientConnection {
   /** Sends a request; resolves at the response head, rejects if no head comes. */
   send(req: WireRequest): Promise<RawResponse> {
     if (this.current) return Promise.reject(new Error('ClientConnection.send: an exchange is already running'));
-    if (this.closed) return Promise.reject(new HttpError('HTTP_PREMATURE_CLOSE', 'connection closed before the request was sent'));
+    if (this.closed || this.socket.destroyed || this.socket.writableEnded) {
+      this.close();
+      return Promise.reject(new HttpError('HTTP_PREMATURE_CLOSE', 'connection closed before the request was sent'));
+    }
     return new Promise<RawResponse>((resolve, reject) => {
       let settleFinished!: (ok: boolean) => void;
       const finished = new Promise<boolean>((r) => (settleFinished = r));
@@ -228,7 +231,8 @@ export class ClientConnection {
       ex.requestDone = true;
       mustClose = true;
     }
-    ex.keepAlive = headKeepsAlive(head) && !mustClose && framing.type !== 'close' && head.status !== 101;
+    ex.keepAlive = headKeepsAlive(head) && !mustClose && framing.type !== 'close' && head.status !== 101 &&
+      !ex.req.headers.tokens('connection').includes('close');
     const body = new Readable({
       highWaterMark: 64 * 1024,
       read: () => {

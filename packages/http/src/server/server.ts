@@ -310,7 +310,7 @@ class ServerConnection {
       // Between requests, hold further (pipelined) bytes in the socket until the response is done.
       if (this.parser.done && this.parser.pendingBytes > 0) this.socket.pause();
     });
-    socket.on('end', () => this.onEof());
+    socket.on('end', () => this.onPeerEnd());
     socket.on('close', () => this.onEof());
     socket.on('error', () => this.onEof());
     socket.on('pnet:server-closing', () => {
@@ -436,6 +436,17 @@ class ServerConnection {
     this.socket.write(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`, 'latin1');
     this.socket.end();
     this.detach();
+  }
+
+  /** The client finished sending. A request in progress still gets its response (when the stream can still carry it). */
+  private onPeerEnd(): void {
+    if (this.closed || this.upgraded) return;
+    if (this.req && this.res && !this.resDone && this.reqDone && this.socket.writable) {
+      this.res.shouldClose = true;
+      this.parser.destroy();
+      return;
+    }
+    this.onEof();
   }
 
   private onEof(): void {
