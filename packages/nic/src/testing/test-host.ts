@@ -401,13 +401,7 @@ export class TestHost {
   }
 
   private constructor(options: TestHostOptions) {
-    const support = hostSupport({ tap: (options.link ?? 'tap') === 'tap' });
-    if (!support.ok) throw new Error(`test host: cannot create: ${support.reason}`);
-    if (!staleSwept) {
-      staleSwept = true;
-      sweepStaleNamespaces();
-    }
-    installExitHandlers();
+    // Bad options are API errors: say so before looking at the machine.
     const net = options.net ?? '192.0.2.0/24';
     if (!TEST_NETS.includes(net)) throw new RangeError(`test host: net must be one of ${TEST_NETS.join(', ')}, got ${net}`);
     const hostId = options.hostId ?? 1;
@@ -416,11 +410,19 @@ export class TestHost {
     this.net = net;
     this.address = addressIn(net, hostId);
     this.peerAddress = addressIn(net, peerId);
+    const link = options.link ?? 'tap';
+    if (link !== 'tap' && link !== 'veth' && link !== 'none') throw new RangeError(`test host: link must be 'tap', 'veth' or 'none', got ${String(link)}`);
+    const support = hostSupport({ tap: link === 'tap' });
+    if (!support.ok) throw new Error(`test host: cannot create: ${support.reason}`);
+    if (!staleSwept) {
+      staleSwept = true;
+      sweepStaleNamespaces();
+    }
+    installExitHandlers();
     const n = ++counter;
     const label = options.label ? `-${options.label.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 40)}` : '';
     this.ns = `${NS_PREFIX}${process.pid}-${n}${label}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.ns}-`));
-    const link = options.link ?? 'tap';
     let nic: TapNic | null = null;
     let ifname = '';
     let outer: string | null = null;
