@@ -292,3 +292,46 @@ test('two clients get different addresses; an exhausted pool makes no offer', as
   const l2 = await w.clock.drive(c2.start());
   t.is(formatIpv4(l2.address), '192.0.2.100');
 });
+
+test('INIT-REBOOT: a remembered address is asked for directly and kept', async (t) => {
+  const w = world({}, { requestedIp: ipv4(192, 0, 2, 120), initReboot: true });
+  const states: string[] = [];
+  w.client.on('state', (s) => states.push(s));
+  const lease = await w.clock.drive(w.client.start());
+  t.is(formatIpv4(lease.address), '192.0.2.120');
+  t.deepEqual(states, ['init', 'rebooting', 'bound']);
+  const sent = w.fromClient();
+  t.is(sent.length, 1);
+  t.is(sent[0].type, DhcpMessageType.REQUEST);
+  t.is(sent[0].dst.address, IPV4_BROADCAST);
+  t.is(sent[0].m.ciaddr, IPV4_ANY);
+  t.is(sent[0].m.options.requestedIp, ipv4(192, 0, 2, 120));
+  t.is(sent[0].m.options.serverId, undefined);
+  t.is(lease.serverId, SERVER);
+});
+
+test('INIT-REBOOT: a NAK (address from another network) falls back to DISCOVER', async (t) => {
+  const w = world({}, { requestedIp: ipv4(198, 51, 100, 20), initReboot: true });
+  const lease = await w.clock.drive(w.client.start());
+  t.is(formatIpv4(lease.address), '192.0.2.100');
+  t.deepEqual(w.fromClient().map((d) => d.type), [
+    DhcpMessageType.REQUEST, DhcpMessageType.DISCOVER, DhcpMessageType.REQUEST,
+  ]);
+  t.is(w.client.stats.naks, 1);
+});
+
+test('INIT-REBOOT: silence falls back to DISCOVER after the REQUEST retransmissions', async (t) => {
+  const w = world({}, { requestedIp: ipv4(192, 0, 2, 120), initReboot: true, maxRequestAttempts: 2 });
+  // The server ignores INIT-REBOOT requests (as RFC 2131 lets a server without a record do).
+  w.lan.filter = (d) => {
+    const m = decodeDhcpMessage(d.data);
+    return !(m.ok && m.message.options.messageType === DhcpMessageType.REQUEST && m.message.options.serverId === undefined && m.message.ciaddr === IPV4_ANY);
+  };
+  const lease = await w.clock.drive(w.client.start());
+  t.deepEqual(w.fromClient().map((d) => d.type), [
+    DhcpMessageType.REQUEST, DhcpMessageType.REQUEST, DhcpMessageType.DISCOVER, DhcpMessageType.REQUEST,
+  ]);
+  // DISCOVER carries the remembered address as a hint, so the server still offers it.
+  t.is(formatIpv4(lease.address), '192.0.2.120');
+});
+

@@ -2,6 +2,7 @@
  * A DHCP client (RFC 2131) as a state machine driven by the Clock:
  *
  *   INIT -> SELECTING (DISCOVER) -> REQUESTING (REQUEST) -> BOUND
+ *   INIT -> REBOOTING (REQUEST for a remembered address, `initReboot`) -> BOUND, or INIT on NAK/silence
  *   BOUND -T1-> RENEWING (unicast REQUEST) -T2-> REBINDING (broadcast REQUEST) -expiry-> INIT
  *
  * Retransmissions back off as RFC 2131 4.1 asks: 4 s, 8 s, ... up to 64 s,
@@ -25,7 +26,7 @@ import { IPV4_ANY, IPV4_BROADCAST, Ipv4Address, maskToPrefix, prefixToMask } fro
 import { countDrop, countError, ProtocolStats } from '../stats';
 import type { DhcpInterfaceConfigurator, DhcpLease, DhcpPeer, DhcpSocket } from './transport';
 
-export type DhcpClientState = 'stopped' | 'init' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding';
+export type DhcpClientState = 'stopped' | 'init' | 'rebooting' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding';
 
 export interface DhcpClientOptions {
   clock: Clock;
@@ -37,6 +38,11 @@ export interface DhcpClientOptions {
   clientId?: Uint8Array;
   /** An address to ask for in DISCOVER (e.g. the last lease). */
   requestedIp?: Ipv4Address;
+  /**
+   * Start in INIT-REBOOT (RFC 2131 3.2): first ask to keep `requestedIp` with a
+   * broadcast REQUEST; a NAK or no answer falls back to DISCOVER.
+   */
+  initReboot?: boolean;
   /** Ask servers to broadcast their replies (true): we cannot receive unicast before we have an address. */
   broadcastFlag?: boolean;
   /** REQUEST transmissions in REQUESTING before starting over with DISCOVER (4). */
@@ -85,13 +91,15 @@ export class DhcpClientMachine extends EventEmitter {
   private finishLinger: (() => void) | null = null;
   private waiters: { resolve: (l: DhcpLease) => void; reject: (e: Error) => void; timer: TimerHandle }[] = [];
   private readonly o: Required<Omit<DhcpClientOptions, 'hostName' | 'clientId' | 'requestedIp' | 'counters'>> & DhcpClientOptions;
+  private rebootPending: boolean;
 
   constructor(options: DhcpClientOptions) {
     super();
     if (!options || !options.clock || !options.rng || !options.socket || !options.iface) {
       throw new TypeError('DhcpClient: clock, rng, socket and iface are required');
     }
-    this.o = { broadcastFlag: true, maxRequestAttempts: 4, initDelay: 0, releaseLinger: 0, ...options };
+    this.o = { broadcastFlag: true, maxRequestAttempts: 4, initDelay: 0, releaseLinger: 0, initReboot: false, ...options };
+    this.rebootPending = this.o.initReboot && this.o.requestedIp !== undefined;
     this.o.socket.onMessage((data, from) => this.receive(data, from));
   }
 
@@ -207,9 +215,27 @@ export class DhcpClientMachine extends EventEmitter {
       this.acquireStart = this.o.clock.now();
       this.xid = this.o.rng.nextU32();
       this.attempts = 0;
+      if (this.rebootPending) {
+        // Only once: after a NAK or silence, a normal DISCOVER.
+        this.rebootPending = false;
+        this.setState('rebooting');
+        this.sendRebootRequest();
+        return;
+      }
       this.setState('selecting');
       this.sendDiscover();
     });
+  }
+
+  private sendRebootRequest(): void {
+    if (this.attempts >= this.o.maxRequestAttempts) {
+      this.enterInit(0);
+      return;
+    }
+    this.requestSentAt = this.o.clock.now();
+    this.transmit(DhcpMessageType.REQUEST, { requestedIp: this.o.requestedIp! }, {}, IPV4_BROADCAST);
+    this.stats.requests++;
+    this.at(this.o.clock.now() + this.backoff(this.attempts++), () => this.sendRebootRequest());
   }
 
   private sendDiscover(): void {
@@ -300,6 +326,11 @@ export class DhcpClientMachine extends EventEmitter {
     }
   }
 
+  private awaitingAck(): boolean {
+    const s = this.st;
+    return s === 'requesting' || s === 'rebooting' || s === 'renewing' || s === 'rebinding';
+  }
+
   private ignore(reason: string): void {
     this.stats.ignored++;
     if (this.o.counters) countDrop(this.o.counters, reason);
@@ -318,18 +349,23 @@ export class DhcpClientMachine extends EventEmitter {
   private fromOurServer(m: DhcpMessage): boolean {
     const sid = m.options.serverId;
     if (this.st === 'requesting') return sid === undefined || sid === this.offer!.options.serverId;
+    if (this.st === 'rebooting') return true;
     if (this.st === 'renewing') return sid === undefined || sid === this.current!.serverId;
     return true; // rebinding: any server may answer
   }
 
   private onAck(m: DhcpMessage): void {
-    if ((this.st !== 'requesting' && this.st !== 'renewing' && this.st !== 'rebinding') || !this.fromOurServer(m) || m.yiaddr === IPV4_ANY) {
+    if (!this.awaitingAck() || !this.fromOurServer(m) || m.yiaddr === IPV4_ANY) {
       this.ignore('bad-ack');
       return;
     }
     const o = m.options;
     const leaseTime = o.leaseTime ?? this.current?.leaseTime;
-    if (leaseTime === undefined || (this.st === 'requesting' && m.yiaddr !== this.offer!.yiaddr)) { this.ignore('bad-ack'); return; }
+    if (leaseTime === undefined || (this.st === 'requesting' && m.yiaddr !== this.offer!.yiaddr) ||
+        (this.st === 'rebooting' && m.yiaddr !== this.o.requestedIp)) {
+      this.ignore('bad-ack');
+      return;
+    }
     this.stats.acks++;
     this.consecutiveNaks = 0;
     let t1 = o.renewalTime ?? Math.floor(leaseTime * 0.5);
@@ -363,7 +399,7 @@ export class DhcpClientMachine extends EventEmitter {
   }
 
   private onNak(m: DhcpMessage): void {
-    if ((this.st !== 'requesting' && this.st !== 'renewing' && this.st !== 'rebinding') || !this.fromOurServer(m)) {
+    if (!this.awaitingAck() || !this.fromOurServer(m)) {
       this.ignore('bad-nak');
       return;
     }
