@@ -153,6 +153,6 @@ export function toTransportError(
   });
 }
 
-export function invalidArgument(message: string): TransportError {
-  return new TransportError(message, { code: 'ERR_INVALID_ARG_VALUE', kind: 'invalid-argument' });
+export function invalidArgument(message: string, cause?: unknown): TransportError {
+  return new TransportError(message, { code: 'ERR_INVALID_ARG_VALUE', kind: 'invalid-argument', cause });
 }

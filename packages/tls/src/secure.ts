@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { toTransportError, TransportError } from './errors';
+import { invalidArgument, toTransportError, TransportError } from './errors';
 import type { ConnectOptions, ServerSecureOptions } from './transport';
 
 /**
@@ -18,6 +18,17 @@ import type { ConnectOptions, ServerSecureOptions } from './transport';
  */
 function keepRawHalfOpen(raw: Duplex): void {
   (raw as Duplex & { allowHalfOpen: boolean }).allowHalfOpen = true;
+}
+
+/** A CA option must hold PEM certificates; OpenSSL silently ignores anything else, and every peer would then look untrusted. */
+export function checkPem(what: string, pem: Pem): void {
+  if (pem === undefined) return;
+  for (const item of Array.isArray(pem) ? pem : [pem]) {
+    const text = typeof item === 'string' ? item : Buffer.isBuffer(item) ? item.toString('latin1') : null;
+    if (text === null || !text.includes('-----BEGIN CERTIFICATE-----')) {
+      throw invalidArgument(`${what} must be PEM certificates (-----BEGIN CERTIFICATE-----)`);
+    }
+  }
 }
 
 /** True when `stream` is a TLS stream (what `connect({ secure: true })` and a secure `listen` hand out). */
@@ -123,19 +134,27 @@ export function secureClient(raw: Duplex, o: ConnectOptions, ctx: ClientTlsConte
   return new Promise((resolve, rejectPromise) => {
     let peerCertificate: tls.PeerCertificate | undefined;
     let settled = false;
-    const socket = tls.connect({
-      socket: raw,
-      host: verifyName, // the name (or IP) the certificate must match
-      servername: isIP(verifyName) ? undefined : verifyName, // SNI never carries an IP (RFC 6066)
-      ca,
-      cert: o.cert,
-      key: o.key,
-      ALPNProtocols: o.ALPNProtocols,
-      session,
-      rejectUnauthorized: reject,
-      minVersion: o.minVersion ?? 'TLSv1.2',
-      maxVersion: o.maxVersion ?? 'TLSv1.3',
-    });
+    let socket: tls.TLSSocket;
+    try {
+      socket = tls.connect({
+        socket: raw,
+        host: verifyName, // the name (or IP) the certificate must match
+        servername: isIP(verifyName) ? undefined : verifyName, // SNI never carries an IP (RFC 6066)
+        ca,
+        cert: o.cert,
+        key: o.key,
+        ALPNProtocols: o.ALPNProtocols,
+        session,
+        rejectUnauthorized: reject,
+        minVersion: o.minVersion ?? 'TLSv1.2',
+        maxVersion: o.maxVersion ?? 'TLSv1.3',
+      });
+    } catch (err) {
+      // Unusable key or certificate material (the only things tls.connect throws on synchronously).
+      raw.destroy();
+      rejectPromise(invalidArgument(`connect: TLS settings refused: ${(err as Error).message}`, err));
+      return;
+    }
     keepRawHalfOpen(raw);
     const fail = (err: unknown) => {
       if (settled) return;
@@ -189,14 +208,20 @@ export class ServerTls {
 
   constructor(options: ServerSecureOptions) {
     if (!options || !options.key || !options.cert) throw new TypeError('secure listen needs a key and a cert (PEM)');
+    checkPem('secure.ca', options.ca);
     this.options = options;
     // Tickets and session IDs are bound to this context; needed for resumption when client certificates are requested.
     const sessionIdContext = randomBytes(16).toString('hex');
     const common = { ca: options.ca, minVersion: options.minVersion ?? 'TLSv1.2', maxVersion: options.maxVersion ?? 'TLSv1.3', sessionIdContext } as const;
-    this.context = tls.createSecureContext({ key: options.key, cert: options.cert, ...common });
-    for (const [name, kc] of Object.entries(options.sni ?? {})) {
-      this.byName.set(name.toLowerCase(), tls.createSecureContext({ key: kc.key, cert: kc.cert, ...common }));
-    }
+    const context = (what: string, key: string | Buffer, cert: string | Buffer) => {
+      try {
+        return tls.createSecureContext({ key, cert, ...common });
+      } catch (err) {
+        throw invalidArgument(`listen: ${what} key/cert refused: ${(err as Error).message}`, err);
+      }
+    };
+    this.context = context('secure', options.key, options.cert);
+    for (const [name, kc] of Object.entries(options.sni ?? {})) this.byName.set(name.toLowerCase(), context(`sni ${name}`, kc.key, kc.cert));
   }
 
   /** Runs the server handshake over an accepted `raw` stream; resolves with the TLS stream once it is established. */

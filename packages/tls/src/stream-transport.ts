@@ -5,7 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { invalidArgument, toTransportError, TransportError } from './errors';
-import { secureClient, ServerTls, SessionCache } from './secure';
+import { checkPem, secureClient, ServerTls, SessionCache } from './secure';
 import type { ConnectOptions, ListenOptions, StreamServer, StreamTransport } from './transport';
 
 /** Where raw (plain) byte streams come from. */
@@ -49,6 +49,7 @@ function validateConnect(o: ConnectOptions): void {
     }
   }
   if ((o.cert === undefined) !== (o.key === undefined)) throw invalidArgument('connect: a client certificate needs both cert and key');
+  checkPem('connect: ca', o.ca);
 }
 
 function validateListen(o: ListenOptions): void {
@@ -58,6 +59,7 @@ function validateListen(o: ListenOptions): void {
 }
 
 export function createStreamTransport(raw: RawStreams, options: TransportOptions = {}): PnetStreamTransport {
+  checkPem('transport ca', options.ca);
   const cacheSize = options.sessionCache === false ? 0 : typeof options.sessionCache === 'number' ? options.sessionCache : 256;
   const sessions = cacheSize > 0 ? new SessionCache(cacheSize) : null;
   const handshakeTimeout = options.handshakeTimeout ?? 30_000;

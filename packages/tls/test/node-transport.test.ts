@@ -418,6 +418,18 @@ test('bad arguments are refused with a clear error', async (t) => {
     const err = await t.throwsAsync(tr.connect(opts as never), { instanceOf: TransportError, message: re });
     t.is(err!.kind, 'invalid-argument');
   }
+  await t.throwsAsync(tr.connect({ host: 'a', port: 1, secure: true, ca: 'not a certificate' }), { message: /ca must be PEM certificates/ });
+  t.throws(() => nodeTransport({ ca: 'nope' }), { message: /transport ca must be PEM certificates/ });
+  // Unusable key material is refused before any byte is sent.
+  const server = await echoServer();
+  try {
+    const bad = await t.throwsAsync(tr.connect({ host: '127.0.0.1', port: server.port, secure: true, cert: 'junk', key: 'junk' }), { instanceOf: TransportError });
+    t.is(bad!.kind, 'invalid-argument');
+    t.regex(bad!.message, /TLS settings refused/);
+  } finally {
+    await server.close();
+  }
+  await t.throwsAsync(tr.listen({ port: 0, host: '127.0.0.1', secure: { key: 'junk', cert: 'junk' } }, () => {}), { message: /listen: secure key\/cert refused/ });
   await t.throwsAsync(tr.listen({ port: -1 }, () => {}), { message: /port must be an integer 0\.\.65535/ });
   await t.throwsAsync(tr.listen({ port: 0, secure: { key: '', cert: '' } }, () => {}), { message: /needs a key and a cert/ });
 });
