@@ -6,7 +6,7 @@ import test from 'ava';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { isSecureStream, ListenOptions, nodeTransport, StreamServer, TransportError, waitForSession } from '../src';
+import { isSecureStream, ListenOptions, nodeTransport, SessionCache, StreamServer, TransportError, waitForSession } from '../src';
 import { testCertificates } from '../src/testing/certs';
 import { readAll, readUntil } from './helpers';
 
@@ -441,4 +441,39 @@ test('close() stops accepting but leaves open connections alone', async (t) => {
   const err = await t.throwsAsync(nodeTransport().connect({ host: '127.0.0.1', port: server.port }));
   t.is((err as TransportError).kind, 'refused');
   t.deepEqual(await roundTrip(s, Buffer.from('after close')), Buffer.from('after close'));
+});
+
+test('client certificates with rejectUnauthorized: false on the server: let in, marked unauthorized with the reason', async (t) => {
+  const seen: Array<{ authorized: boolean; error: unknown }> = [];
+  const server = await nodeTransport().listen({
+    port: 0, host: '127.0.0.1',
+    secure: { key: certs.server.key, cert: certs.server.cert, ca: certs.ca.cert, requestCert: true, rejectUnauthorized: false },
+  }, (s) => {
+    const tlsSocket = s as TLSSocket;
+    seen.push({ authorized: tlsSocket.authorized, error: tlsSocket.authorizationError });
+    s.end();
+  });
+  try {
+    for (const c of [certs.untrustedClient, certs.client]) {
+      const s = await nodeTransport().connect({ host: 'localhost', port: server.port, secure: true, ca: certs.ca.cert, cert: c.cert, key: c.key });
+      await readAll(s);
+    }
+    t.deepEqual(seen, [{ authorized: false, error: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' }, { authorized: true, error: null }]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('SessionCache keeps the most recently used sessions up to its capacity', (t) => {
+  const cache = new SessionCache(2);
+  cache.set('a', Buffer.from('1'));
+  cache.set('b', Buffer.from('2'));
+  t.deepEqual(cache.get('a'), Buffer.from('1')); // a is now the most recent
+  cache.set('c', Buffer.from('3')); // evicts b
+  t.is(cache.get('b'), undefined);
+  t.deepEqual(cache.get('a'), Buffer.from('1'));
+  t.deepEqual(cache.get('c'), Buffer.from('3'));
+  t.is(cache.size, 2);
+  cache.delete('a');
+  t.is(cache.size, 1);
 });
