@@ -25,7 +25,7 @@ export type { PhoenixRoute, IpconfigResult } from './config/stack-config';
 export type * from './backends/backends';
 export { registerEmbeddedWorld } from './world';
 export type { EmbeddedWorld, WorldOptions, WorldFactory } from './world';
-export { pnetHttpClient, pnetHttpServer, pnetWebSockets, streamBackends } from './backends/pnet-http';
+export { pnetHttpClient, pnetHttpServer, pnetWebSockets, pnetWebSocketServer, streamBackends } from './backends/pnet-http';
 export { stackControl, stackDatagrams } from './backends/pnet-stack';
 export { startHostStack } from './system/host-stack';
 export type { HostStack, HostStackOptions } from './system/host-stack';

@@ -78,3 +78,44 @@ for (const [label, make] of variants) {
     h.close();
   });
 }
+
+test('@pnet/http: listen ws delivers each WebSocket as network_request with an open handle', async (t) => {
+  const sys: System = await boot({ backends: { ...streamBackends(netTransport()) } });
+  t.teardown(() => sys.shutdown());
+  const n = sys.network;
+  const port = await n.listen('ws://127.0.0.1:0');
+  const client = n.connect(`ws://127.0.0.1:${port}/chat`) as WebSocketHandle;
+  const [, req] = await n.pullEvent('network_request', (p) => p.uri === 'ws://127.0.0.1:0');
+  t.is(req.ip, '127.0.0.1');
+  const server = req.handle as WebSocketHandle;
+  t.true(server instanceof WebSocketHandle);
+  t.deepEqual(server.status(), ['open']);
+  await client.whenStatus('open');
+  const atServer = new Promise((r) => server.once('handle_data_ready', r));
+  client.write('hi server', 'second');
+  await atServer;
+  let first = server.read('*a');
+  while (first === null) {
+    await new Promise((r) => server.once('handle_data_ready', r));
+    first = server.read('*a');
+  }
+  t.is(first, 'hi server', 'text is the default encoding of ws listeners');
+  const atClient = new Promise((r) => client.once('handle_data_ready', r));
+  server.write('hi client');
+  await atClient;
+  t.is(client.read('*a'), 'hi client');
+  server.close();
+  await client.whenStatus('closed');
+  t.true(await n.unlisten(`ws://127.0.0.1:${port}`));
+  // A plain HTTP request to a WebSocket listener is refused with 426.
+  const again = await n.listen('ws://127.0.0.1:0');
+  const [plain] = await n.get(`http://127.0.0.1:${again}/`);
+  t.is(plain!.responseCode(), 426);
+  plain!.close();
+});
+
+test('listen ws without a WebSocket server backend says so', async (t) => {
+  const sys: System = await boot({ backends: nodeBackends() });
+  t.teardown(() => sys.shutdown());
+  await t.throwsAsync(sys.network.listen('ws://127.0.0.1:0'), { message: 'WebSocket serving is not available on this system' });
+});

@@ -19,6 +19,8 @@ export interface NetworkBackends {
   datagrams?: DatagramBackend;
   /** Message sockets for `ws://` and `wss://`. */
   websockets?: WebSocketBackend;
+  /** Accepts WebSocket connections for `listen('ws://...')`. */
+  websocketServer?: WebSocketServerBackend;
   /** Interface, route, ARP and ICMP control (the Stack). */
   stack?: StackControl;
   /** Releases whatever the backends hold; called by `system.shutdown()`. */
@@ -115,6 +117,14 @@ export interface MessageSocket extends EventEmitter {
 
 export interface WebSocketBackend {
   connect(url: string, options: { headers: Record<string, string> }): MessageSocket;
+}
+
+export interface WebSocketServerBackend {
+  /** Serves WebSocket upgrades; each accepted (already open) socket goes to `onSocket`. */
+  listen(
+    options: { port: number; host: string },
+    onSocket: (socket: MessageSocket, info: { remoteAddress: string; target: string }) => void,
+  ): Promise<ListeningServer>;
 }
 
 // ---- Stack control (ipconfig, routes, ARP, ICMP) -------------------------

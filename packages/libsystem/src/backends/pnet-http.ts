@@ -5,8 +5,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { StreamTransport } from '@pnet/tls';
-import { connectWebSocket, HttpClient, HttpServer, type HttpClock, type WebSocket } from '@pnet/http';
-import type { HttpClientBackend, HttpServerBackend, MessageSocket, NetworkBackends, WebSocketBackend } from './backends';
+import { acceptWebSocket, connectWebSocket, HttpClient, HttpServer, type HttpClock, type WebSocket } from '@pnet/http';
+import type { HttpClientBackend, HttpServerBackend, MessageSocket, NetworkBackends, WebSocketBackend, WebSocketServerBackend } from './backends';
 
 export function pnetHttpClient(client: HttpClient): HttpClientBackend {
   return {
@@ -46,14 +46,16 @@ class PnetMessageSocket extends EventEmitter implements MessageSocket {
   private ws: WebSocket | null = null;
   private closing = false;
 
-  constructor(pending: Promise<WebSocket>) {
+  /** From a connect in progress, or from a socket a server accepted (open already: no `open` event). */
+  constructor(source: Promise<WebSocket> | WebSocket) {
     super();
-    pending.then(
+    if (!(source instanceof Promise)) {
+      this.attach(source);
+      return;
+    }
+    source.then(
       (ws) => {
-        this.ws = ws;
-        ws.on('message', (data: Buffer, isBinary: boolean) => this.emit('message', data, isBinary));
-        ws.on('error', (e: Error) => this.emit('error', e));
-        ws.on('close', () => this.emit('close'));
+        this.attach(ws);
         if (this.closing) ws.close();
         else this.emit('open');
       },
@@ -61,6 +63,13 @@ class PnetMessageSocket extends EventEmitter implements MessageSocket {
         if (!this.closing) this.emit('error', err);
       },
     );
+  }
+
+  private attach(ws: WebSocket): void {
+    this.ws = ws;
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.emit('message', data, isBinary));
+    ws.on('error', (e: Error) => this.emit('error', e));
+    ws.on('close', () => this.emit('close'));
   }
 
   send(data: Buffer | string, binary: boolean): void {
@@ -82,6 +91,29 @@ export function pnetWebSockets(transport: StreamTransport, clock?: HttpClock): W
   };
 }
 
+/** WebSocket serving: upgrades are accepted, plain requests get 426 Upgrade Required. */
+export function pnetWebSocketServer(transport: StreamTransport, clock?: HttpClock): WebSocketServerBackend {
+  return {
+    async listen(options, onSocket) {
+      const server = new HttpServer(
+        (_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' });
+          res.end('WebSocket only\n');
+        },
+        {
+          ...(clock ? { clock } : {}),
+          onUpgrade: (req, socket, head) => {
+            const ws = acceptWebSocket(req, socket, head, clock ? { clock } : {});
+            if (ws) onSocket(new PnetMessageSocket(ws), { remoteAddress: req.remoteAddress ?? '', target: req.target });
+          },
+        },
+      );
+      const listening = await server.listen(transport, { port: options.port, host: options.host });
+      return { port: listening.port, close: () => server.close() };
+    },
+  };
+}
+
 /**
  * HTTP, HTTP serving, WebSocket and TCP backends over one StreamTransport,
  * with @pnet/http on top. `clock` times their timeouts (a Stack's clock keeps
@@ -95,6 +127,7 @@ export function streamBackends(transport: StreamTransport, options: { clock?: Ht
     http: pnetHttpClient(client),
     httpServer: pnetHttpServer(transport, clock),
     websockets: pnetWebSockets(transport, clock),
+    websocketServer: pnetWebSocketServer(transport, clock),
     close: () => client.close(),
   };
 }

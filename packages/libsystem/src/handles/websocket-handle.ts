@@ -13,8 +13,9 @@ import { Encoding, parseReadModes, ReadModeArg, ReadResult, toBytes } from './re
 export class WebSocketHandle extends Handle {
   private readonly queue = new MessageQueue();
 
-  constructor(ctx: HandleContext, private readonly encoding: Encoding, private readonly socket: MessageSocket) {
-    super(ctx, 'connecting');
+  /** `accepted`: a socket a listener accepted, open from the start. */
+  constructor(ctx: HandleContext, private readonly encoding: Encoding, private readonly socket: MessageSocket, accepted = false) {
+    super(ctx, accepted ? 'open' : 'connecting');
     socket.on('open', () => {
       if (!this.closedByUser) this.setStatus('open');
     });

@@ -6,6 +6,7 @@ import { HTTPServerHandle } from '../handles/http-server-handle';
 import type { Encoding } from '../handles/read-modes';
 import { addressText, TCPHandle } from '../handles/stream-handle';
 import { UDPHandle } from '../handles/datagram-handle';
+import { WebSocketHandle } from '../handles/websocket-handle';
 import { expectArg } from '../lua/lua-errors';
 import { parseURI } from '../uri/uri';
 import type { SystemContext } from './system-context';
@@ -19,12 +20,12 @@ interface Listener {
 }
 
 export interface ListenOptions {
-  /** Encoding of the handles delivered in `network_request` (default `binary`). */
+  /** Encoding of the handles delivered in `network_request` (default `binary`; `text` for `ws`). */
   encoding?: Encoding;
 }
 
 interface ListenTarget {
-  scheme: 'tcp' | 'udp' | 'http';
+  scheme: 'tcp' | 'udp' | 'http' | 'ws';
   family: Family;
   host: string;
   port: number;
@@ -36,10 +37,11 @@ function listenTarget(uri: string): ListenTarget {
   if (u.scheme === 'tcp' || u.scheme === 'psp') scheme = 'tcp';
   else if (u.scheme === 'udp' || u.scheme === 'pdp') scheme = 'udp';
   else if (u.scheme === 'http') scheme = 'http';
+  else if (u.scheme === 'ws') scheme = 'ws';
   else throw new Error(`Invalid protocol ${u.scheme}`);
   let port = u.port;
   if (port === undefined) {
-    if (scheme !== 'http') throw new Error('Missing port');
+    if (scheme === 'tcp' || scheme === 'udp') throw new Error('Missing port');
     port = 80;
   }
   const host = u.host ? canonicalIP(u.host) : '0.0.0.0';
@@ -65,7 +67,7 @@ export class Listeners {
     expectArg('listen', 2, options, 'table', 'nil');
     this.ctx.ensureRunning();
     const target = listenTarget(uri);
-    const encoding = options?.encoding ?? 'binary';
+    const encoding = options?.encoding ?? (target.scheme === 'ws' ? 'text' : 'binary');
     const key = `${target.family}:${target.port}`;
     if (target.port !== 0 && this.active.has(key)) throw new Error('Port already open');
     const placeholder = `${target.family}:pending:${++this.pendingCount}`;
@@ -126,6 +128,15 @@ export class Listeners {
       const server = await b.httpServer.listen({ port: target.port, host: target.host }, (ex: HttpServerExchange) => {
         const handle = new HTTPServerHandle(this.ctx, ex, encoding);
         this.request(uri, addressText(ex.remoteAddress), handle);
+      });
+      return { family: 'tcp', port: server.port, close: () => server.close() };
+    }
+    if (target.scheme === 'ws') {
+      if (!b.websocketServer) throw new Error('WebSocket serving is not available on this system');
+      const server = await b.websocketServer.listen({ port: target.port, host: target.host }, (socket, info) => {
+        if (this.ctx.shutDown) return void socket.close();
+        const handle = new WebSocketHandle(this.ctx, encoding, socket, true);
+        this.request(uri, addressText(info.remoteAddress), handle);
       });
       return { family: 'tcp', port: server.port, close: () => server.close() };
     }

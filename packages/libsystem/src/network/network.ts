@@ -215,8 +215,8 @@ export class Network {
   // ---- hosting -------------------------------------------------------------
 
   /**
-   * Listens on `tcp://addr:port`, `udp://addr:port` or `http://addr:port`
-   * (port 0: any free port). Resolves with the port bound. Throws
+   * Listens on `tcp://addr:port`, `udp://addr:port`, `http://addr:port` or
+   * `ws://addr:port` (port 0: any free port). Resolves with the port bound. Throws
    * `Missing port`, `Port already open`, `Invalid protocol X`.
    */
   listen(uri: string, options?: ListenOptions): Promise<number> {
