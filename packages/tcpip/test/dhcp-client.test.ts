@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { localMac, MacAddress, Rng, VirtualClock } from '@pnet/nic';
 import { DhcpClientMachine, DhcpClientOptions } from '../src/dhcp/client';
 import { DhcpServer, DhcpServerOptions } from '../src/dhcp/server';
@@ -333,5 +334,23 @@ test('INIT-REBOOT: silence falls back to DISCOVER after the REQUEST retransmissi
   ]);
   // DISCOVER carries the remembered address as a hint, so the server still offers it.
   t.is(formatIpv4(lease.address), '192.0.2.120');
+});
+
+test('corrupted server replies never throw out of the client; it gets a lease once they stop', async (t) => {
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat({ max: 5 }), async (edits, badReplies) => {
+      const w = world();
+      let n = 0;
+      w.lan.filter = (d) => {
+        if (d.src.port !== DHCP_SERVER_PORT || n++ >= badReplies) return true;
+        const data = d.data.slice();
+        for (const [i, v] of edits) data[i % data.length] = v;
+        return { ...d, data };
+      };
+      const lease = await w.clock.drive(w.client.start());
+      if (lease.address === IPV4_ANY) throw new Error('no address');
+      w.client.close();
+    }), { numRuns: 60 });
+  t.pass();
 });
 

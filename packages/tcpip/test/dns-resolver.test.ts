@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { Rng, VirtualClock } from '@pnet/nic';
 import { DnsError, DnsResolver, DnsResolverOptions } from '../src/dns/resolver';
 import { DnsServer, DnsZone } from '../src/dns/server';
@@ -305,3 +306,27 @@ test('the cache is bounded', async (t) => {
   await w.clock.drive(w.resolver.resolve('www.example.test')); // evicted: asked again
   t.is(w.queriesTo(NS1).length, 4);
 });
+
+test('corrupted replies never escape as exceptions: each lookup resolves or fails with a DnsError', async (t) => {
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat({ max: 40 }), async (edits, cut) => {
+      const clock = new VirtualClock();
+      const net = new MemoryNetwork(clock);
+      const server = new DnsServer(zone);
+      fakeServer(net, NS1, (q) => {
+        const good = server.answer(encodeDnsMessage(q), 'udp')!;
+        const bad = good.slice(0, Math.max(12, good.length - cut));
+        // Keep the ID so the reply gets past the first check and into the decoder and chain walk.
+        for (const [i, v] of edits) { const at = 2 + (i % (bad.length - 2)); bad[at] = v; }
+        return bad;
+      });
+      const r = new DnsResolver({ clock, rng: new Rng(9), transport: net.host(CLIENT), servers: [NS1], attempts: 1, timeout: 50, tcp: false });
+      try {
+        await clock.drive(r.resolve('alias.example.test'));
+      } catch (e) {
+        if (!(e instanceof DnsError)) throw e;
+      }
+    }), { numRuns: 150 });
+  t.pass();
+});
+

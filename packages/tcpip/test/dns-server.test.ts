@@ -1,4 +1,5 @@
 import test from 'ava';
+import fc from 'fast-check';
 import { VirtualClock } from '@pnet/nic';
 import { DnsServer } from '../src/dns/server';
 import { MemoryNetwork } from '../src/dns/memory-transport';
@@ -139,3 +140,24 @@ test('serves over UDP and TCP on a transport', async (t) => {
   t.deepEqual({ udp: s.stats.udp, tcp: s.stats.tcp }, { udp: 1, tcp: 2 });
   s.close();
 });
+
+test('any bytes in: the server answers with a decodable message or nothing, never throws', (t) => {
+  const s = server();
+  const base = encodeDnsMessage(dnsQuery(7, 'web.example.test', DnsType.A));
+  fc.assert(fc.property(fc.oneof(
+    fc.uint8Array({ maxLength: 600 }),
+    fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { minLength: 1, maxLength: 6 }).map((edits) => {
+      const q = base.slice();
+      for (const [i, v] of edits) q[i % q.length] = v;
+      return q;
+    }),
+  ), fc.constantFrom('udp' as const, 'tcp' as const), (bytes, transport) => {
+    const out = s.answer(bytes, transport);
+    if (out === null) return true;
+    if (transport === 'udp' && out.length > 4096) return false;
+    const d = decodeDnsMessage(out);
+    return d.ok && d.message.flags.qr;
+  }), { numRuns: 3000 });
+  t.pass();
+});
+
