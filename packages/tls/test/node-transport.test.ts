@@ -3,6 +3,7 @@
  * TLS server (Node's tls on both ends), plain streams, and every failure shape.
  */
 import test from 'ava';
+import fc from 'fast-check';
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -476,4 +477,33 @@ test('SessionCache keeps the most recently used sessions up to its capacity', (t
   t.is(cache.size, 2);
   cache.delete('a');
   t.is(cache.size, 1);
+});
+
+test('garbage from the wire never takes the TLS server down: each bad client is reported, good ones keep being served', async (t) => {
+  const errors: TransportError[] = [];
+  let served = 0;
+  const server = await nodeTransport().listen({
+    port: 0, host: '127.0.0.1', secure: { key: certs.server.key, cert: certs.server.cert },
+    onError: (e) => errors.push(e as TransportError),
+  }, (s) => { served++; s.end('ok'); });
+  const sendGarbage = (bytes: Uint8Array) => new Promise<void>((resolve) => {
+    const raw = net.connect({ host: '127.0.0.1', port: server.port }, () => raw.end(bytes));
+    raw.on('error', () => {});
+    raw.resume();
+    raw.once('close', () => resolve());
+  });
+  try {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 600 }), fc.boolean(), async (bytes, looksLikeTls) => {
+      // Half the cases start like a TLS handshake record, so the garbage reaches deeper into the parser.
+      if (looksLikeTls) bytes.set([0x16, 0x03, 0x01].slice(0, bytes.length));
+      await sendGarbage(bytes);
+    }), { numRuns: 25, seed: 4242 });
+    const s = await nodeTransport().connect({ host: 'localhost', port: server.port, secure: true, ca: certs.ca.cert });
+    t.is((await readAll(s)).toString(), 'ok');
+    t.is(served, 1);
+    t.true(errors.length > 0);
+    t.true(errors.every((e) => e instanceof TransportError && e.tls));
+  } finally {
+    await server.close();
+  }
 });
