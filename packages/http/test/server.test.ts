@@ -283,3 +283,32 @@ test('a request sent with Connection: close does not return its connection to th
     await s.close();
   }
 });
+
+test('a stalled request body times out on the injected clock; the connection closes', async (t) => {
+  const clock = new ManualClock();
+  let started!: () => void;
+  const inHandler = new Promise<void>((r) => (started = r));
+  let bodyError = '';
+  const server = new HttpServer(async (req, res) => {
+    started();
+    try {
+      await collect(req.body);
+    } catch (err) {
+      bodyError = (err as { code?: string }).code ?? '';
+    }
+    res.end();
+  }, { clock, bodyIdleTimeout: 1000 });
+  const [client, serverEnd] = duplexPair();
+  server.handle(serverEnd);
+  const closed = new Promise<void>((r) => client.on('end', () => r()));
+  client.resume();
+  client.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
+  await inHandler;
+  await settle();
+  clock.advance(999);
+  await settle();
+  t.is(bodyError, '');
+  clock.advance(1);
+  await closed;
+  t.is(bodyError, 'HTTP_IDLE_TIMEOUT');
+});

@@ -48,6 +48,8 @@ export interface HttpServerOptions {
   keepAliveTimeout?: number;
   /** Time allowed for a request head to arrive (slow-loris guard). Default 30 000 ms. */
   headersTimeout?: number;
+  /** Longest silence from the client while a request body is being read (not counting time the handler does not read). Default 60 000 ms. */
+  bodyIdleTimeout?: number;
   /** Requests that carry `Upgrade` (e.g. WebSocket) go here; without it they are served as plain requests. */
   onUpgrade?: UpgradeHandler;
   /** A handler threw or rejected (the client got a 500 or a closed connection). */
@@ -273,6 +275,7 @@ class ServerConnection {
   private closed = false;
   private readonly keepAliveTimer: Timer;
   private readonly headersTimer: Timer;
+  private readonly bodyTimer: Timer;
   private upgraded = false;
 
   constructor(
@@ -285,11 +288,17 @@ class ServerConnection {
   ) {
     this.keepAliveTimer = new Timer(clock, () => this.close());
     this.headersTimer = new Timer(clock, () => this.reject(408, 'request head not received in time'));
+    this.bodyTimer = new Timer(clock, () => {
+      const req = this.req;
+      if (req && !req.body.destroyed) req.body.destroy(new HttpError('HTTP_IDLE_TIMEOUT', 'request body stalled'));
+      this.close();
+    });
     this.parser = new HttpParser('request', {
       onHead: (head, framing) => this.onHead(head as RequestHead, framing),
       onBody: (chunk) => {
         if (this.req && !this.req.body.destroyed && !this.req.body.push(chunk)) {
           this.bodyPaused = true;
+          this.bodyTimer.stop();
           this.socket.pause();
         }
       },
@@ -297,6 +306,7 @@ class ServerConnection {
         if (!this.req) return;
         for (const [n, v] of trailers) this.req.trailers.appendUnchecked(n, v);
         this.reqDone = true;
+        this.bodyTimer.stop();
         if (!this.req.body.destroyed) this.req.body.push(null);
         this.maybeNext();
       },
@@ -306,6 +316,7 @@ class ServerConnection {
       if (this.upgraded) return;
       this.keepAliveTimer.stop();
       if (this.parser.idle) this.headersTimer.start(this.options.headersTimeout ?? 30_000);
+      else if (this.req && !this.reqDone && !this.bodyPaused) this.bodyTimer.start(this.options.bodyIdleTimeout ?? 60_000);
       this.parser.push(d);
       // Between requests, hold further (pipelined) bytes in the socket until the response is done.
       if (this.parser.done && this.parser.pendingBytes > 0) this.socket.pause();
@@ -335,6 +346,7 @@ class ServerConnection {
       read: () => {
         if (this.bodyPaused) {
           this.bodyPaused = false;
+          if (!this.reqDone) this.bodyTimer.start(this.options.bodyIdleTimeout ?? 60_000);
           this.socket.resume();
         }
       },
@@ -347,6 +359,7 @@ class ServerConnection {
     this.req = req;
     this.reqDone = false;
     this.resDone = false;
+    if (framing.type !== 'none') this.bodyTimer.start(this.options.bodyIdleTimeout ?? 60_000);
     if (this.options.onUpgrade && head.headers.has('upgrade') && head.headers.tokens('connection').includes('upgrade') && framing.type === 'none') {
       this.upgraded = true;
       this.socket.pause();
@@ -461,6 +474,7 @@ class ServerConnection {
     this.closed = true;
     this.keepAliveTimer.stop();
     this.headersTimer.stop();
+    this.bodyTimer.stop();
     this.parser.destroy();
     if (!this.socket.destroyed) {
       this.socket.end();
@@ -474,6 +488,7 @@ class ServerConnection {
     this.closed = true;
     this.keepAliveTimer.stop();
     this.headersTimer.stop();
+    this.bodyTimer.stop();
     this.onGone();
   }
 }
