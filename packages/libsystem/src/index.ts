@@ -8,7 +8,7 @@ export { boot } from './system/system';
 export type { System } from './system/system';
 export type { BootOptions, TapBootOptions, WorldBootOptions, BackendBootOptions } from './system/boot-options';
 export { Network } from './network/network';
-export type { AnyHandle, Body, Result, ConnectOptions, ConnectOptionTable } from './network/network';
+export type { AnyHandle, Body, Result, ConnectOptions, ConnectOptionTable, UrlOf } from './network/network';
 export type { ListenOptions } from './network/listeners';
 export { parseURI, checkURI, urlEncode } from './uri/uri';
 export type { ParsedURI } from './uri/uri';

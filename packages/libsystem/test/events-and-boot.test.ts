@@ -111,3 +111,20 @@ test('shutdown closes open handles and listeners', async (t) => {
   t.teardown(() => again.shutdown());
   t.is(await again.network.listen(`tcp://127.0.0.1:${port}`), port);
 });
+
+test('connect is typed by scheme (compile-time), and returns the matching handle class', async (t) => {
+  const { HTTPHandle, TCPHandle, UDPHandle, WebSocketHandle } = await import('../src');
+  const sys = await boot({ backends: {} });
+  t.teardown(() => sys.shutdown());
+  const h = sys.network.connect('http://127.0.0.1:1/');
+  t.is(h.responseCode.name, 'responseCode'); // compiles only because connect('http://...') is an HTTPHandle
+  t.true(h instanceof HTTPHandle);
+  const h2 = sys.network.connect({ url: 'https://127.0.0.1:1/', encoding: 'text' });
+  t.true(h2 instanceof HTTPHandle);
+  t.throws(() => sys.network.connect('tcp://127.0.0.1:1'), { message: 'TCP is not available on this system' });
+  t.throws(() => sys.network.connect('udp://127.0.0.1:1'), { message: 'UDP is not available on this system' });
+  t.throws(() => sys.network.connect('ws://127.0.0.1:1/'), { message: 'WebSocket is not available on this system' });
+  t.truthy(TCPHandle && UDPHandle && WebSocketHandle);
+  h.close();
+  h2.close();
+});

@@ -23,7 +23,7 @@ import { TCPHandle } from '../handles/stream-handle';
 import { WebSocketHandle } from '../handles/websocket-handle';
 import { expectArg } from '../lua/lua-errors';
 import { checkURI, parseURI, ParsedURI, urlEncode } from '../uri/uri';
-import { checkConnectOptions, CheckedOptions, ConnectOptions, requireHttpScheme } from './connect-options';
+import { checkConnectOptions, CheckedOptions, ConnectOptions, ConnectOptionTable, requireHttpScheme } from './connect-options';
 import { ListenOptions, Listeners } from './listeners';
 import type { SystemContext } from './system-context';
 
@@ -31,6 +31,9 @@ export type { ConnectOptions, ConnectOptionTable } from './connect-options';
 
 /** A result that is either `[value]` or Lua's `nil, err`. */
 export type Result<T> = [T] | [null, string];
+
+/** A URL of one of these schemes, as a string or in an option table (lets `connect` return the precise handle type). */
+export type UrlOf<S extends string> = `${S}://${string}` | (Omit<ConnectOptionTable, 'url'> & { url: `${S}://${string}` });
 
 /** The data argument of `post`, `put`, `delete`. */
 export type Body = string | Uint8Array;
@@ -95,6 +98,11 @@ export class Network {
    * start `ready` (`write` sends the request), the others `connecting`.
    * Throws `Invalid URI`, `Invalid protocol X`, `Missing host`, `Missing port`.
    */
+  connect(options: UrlOf<'http' | 'https'>): HTTPHandle;
+  connect(options: UrlOf<'ws' | 'wss'>): WebSocketHandle;
+  connect(options: UrlOf<'tcp' | 'psp'>): TCPHandle;
+  connect(options: UrlOf<'udp' | 'pdp'>): UDPHandle;
+  connect(options: ConnectOptions): AnyHandle;
   connect(options: ConnectOptions): AnyHandle {
     const o = checkConnectOptions('connect', options);
     return this.open(o);
