@@ -73,6 +73,12 @@ test('the client renews at T1 over unicast and keeps its address', async (t) => 
   t.is(w.dhcp.state, 'bound');
   t.is(w.dhcpd.stats.acks, 2);
   t.is(w.client.ipconfig('eth0')!.ip, lease.address);
+  t.deepEqual(w.resolver.servers, [GW]);
+  // DNS servers set by hand survive the next renewal.
+  w.resolver.setServers([ipv4(203, 0, 113, 53)]);
+  w.clock.runUntil(renewed[0].obtainedAt + 300_000 + 1000);
+  t.is(renewed.length, 2);
+  t.deepEqual(w.resolver.servers, [ipv4(203, 0, 113, 53)]);
 });
 
 test('when the server disappears the lease expires and the interface is unconfigured', async (t) => {

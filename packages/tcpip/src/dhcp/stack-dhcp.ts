@@ -2,7 +2,7 @@
  * DHCP over the Stack: `new DhcpClient(stack, 'eth0')` binds UDP port 68 to
  * the device and applies leases with `stack.ipconfig`, a default route in
  * table 0 via the first router, and the DNS servers of `stack.dns` (when a
- * resolver is attached). `serveDhcp` runs a DhcpServer on port 67 of a device.
+ * resolver is attached; servers set by hand after that are left alone). `serveDhcp` runs a DhcpServer on port 67 of a device.
  */
 import type { Stack } from '../iface/stack';
 import type { Route } from '../ip/routing';
@@ -36,6 +36,8 @@ interface ResolverLike {
 export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
   private route: Route | null = null;
   private dnsBefore: readonly Ipv4Address[] | null = null;
+  /** The servers we gave the resolver last (to tell whether someone changed them since). */
+  private dnsSet: readonly Ipv4Address[] | null = null;
 
   constructor(private readonly stack: Stack, private readonly device: string) {
     if (!stack.interface(device)) throw new Error(`DHCP: no such device: ${device}`);
@@ -62,8 +64,11 @@ export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
     }
     const dns = this.resolver();
     if (dns && lease.dnsServers.length > 0) {
+      // Servers set by hand after our last change win: leave them alone.
+      if (this.dnsSet !== null && !sameList(dns.servers, this.dnsSet)) return;
       if (this.dnsBefore === null) this.dnsBefore = dns.servers.slice();
       dns.setServers(lease.dnsServers);
+      this.dnsSet = lease.dnsServers.slice();
     }
   }
 
@@ -71,8 +76,9 @@ export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
     this.removeRoute();
     this.stack.ipconfig(this.device, { ip: IPV4_ANY });
     const dns = this.resolver();
-    if (dns && this.dnsBefore !== null) dns.setServers(this.dnsBefore);
+    if (dns && this.dnsBefore !== null && this.dnsSet !== null && sameList(dns.servers, this.dnsSet)) dns.setServers(this.dnsBefore);
     this.dnsBefore = null;
+    this.dnsSet = null;
   }
 
   private removeRoute(): void {
@@ -105,4 +111,8 @@ export function serveDhcp(stack: Stack, device: string, server: DhcpServer): Dhc
   server.counters ??= stack.stats.get('dhcp');
   server.listen(stackDhcpSocket(stack, device, DHCP_SERVER_PORT));
   return server;
+}
+
+function sameList(a: readonly Ipv4Address[], b: readonly Ipv4Address[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
