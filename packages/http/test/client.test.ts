@@ -496,3 +496,27 @@ test('an AbortSignal aborts a request waiting for its response, and a body being
     await raw.close();
   }
 });
+
+test('a response that ends while the request body is still going out frees the connection', async (t) => {
+  const raw = await rawServer((sock) => onRequestHead(sock, () => {
+    sock.write('HTTP/1.1 413 Content Too Large\r\nContent-Length: 4\r\n\r\nnope');
+  }));
+  const client = new HttpClient({ transport: loopbackTransport(), maxSocketsPerOrigin: 1 });
+  try {
+    // A body that never ends: only the early response can finish this exchange.
+    const endless = new Readable({ read() { setImmediate(() => this.push(Buffer.alloc(1024, 1))); } });
+    const res = await client.request(`http://127.0.0.1:${raw.port}/`, { method: 'POST', body: endless });
+    t.is(res.status, 413);
+    t.is(await res.text(), 'nope');
+    await settle(5);
+    t.true(endless.destroyed);
+    t.deepEqual(Object.values(client.pool.stats()).map((x) => x.total), [0]);
+    // The single slot is free again.
+    const next = await client.request(`http://127.0.0.1:${raw.port}/`);
+    t.is(next.status, 413);
+    await next.buffer();
+  } finally {
+    client.close();
+    await raw.close();
+  }
+});

@@ -56,6 +56,7 @@ interface Exchange {
 }
 
 const CONTINUE_DEFAULT_MS = 1000;
+const CRLF = Buffer.from('\r\n');
 
 /**
  * One HTTP/1.1 client connection over any Duplex: one exchange at a time (no
@@ -171,9 +172,7 @@ export class ClientConnection {
           if (buf.length === 0) continue;
           let ok: boolean;
           if (chunked) {
-            this.socket.write(`${buf.length.toString(16)}\r\n`, 'latin1');
-            this.socket.write(buf);
-            ok = this.socket.write('\r\n', 'latin1');
+            ok = this.socket.write(Buffer.concat([Buffer.from(`${buf.length.toString(16)}\r\n`, 'latin1'), buf, CRLF]));
           } else {
             sent += buf.length;
             if (sent > req.declaredLength) throw new HttpError('HTTP_BODY_LENGTH_MISMATCH', `request body is longer than its Content-Length ${req.declaredLength}`);
@@ -253,7 +252,12 @@ export class ClientConnection {
   }
 
   private maybeFinish(ex: Exchange): void {
-    if (this.current !== ex || !ex.requestDone || !ex.responseDone) return;
+    if (this.current !== ex || !ex.responseDone) return;
+    if (!ex.requestDone) {
+      // The whole response came while the request body was still going out: stop sending, and do not reuse.
+      ex.requestDone = true;
+      ex.keepAlive = false;
+    }
     this.current = null;
     this.firstByteTimer.stop();
     this.idleTimer.stop();
