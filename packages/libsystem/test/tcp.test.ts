@@ -146,3 +146,19 @@ test('listen on a port the kernel already uses: Port already open', async (t) =>
   await sys.network.listen(`tcp://127.0.0.1:${port}`);
   t.true(await sys.network.unlisten(`tcp://127.0.0.1:${port}`));
 });
+
+test('a connection reset by the peer is status error "Connection reset by peer"', async (t) => {
+  const server = net.createServer((s) => {
+    s.once('data', () => s.resetAndDestroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.teardown(() => server.close());
+  const h = sys.network.connect(`tcp://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+  await h.whenStatus('open');
+  h.write('trigger');
+  await h.whenStatus('error', 'closed');
+  t.deepEqual(h.status(), ['error', 'Connection reset by peer']);
+  t.throws(() => h.write('x'), { message: 'attempt to write to a error handle' });
+  t.is(h.read(), null, 'reading what was buffered still works');
+  h.close();
+});

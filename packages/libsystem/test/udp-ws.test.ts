@@ -78,8 +78,15 @@ test('listen udp: each datagram source arrives once as network_request with its 
   t.is(await reply, 'answer');
   client.send('second', port, '127.0.0.1');
   t.deepEqual(await readDatagrams(h, 1), [Buffer.from('second')]);
+  // Closing the per-source handle: the next datagram from that source is a new request.
+  h.close();
+  client.send('third', port, '127.0.0.1');
+  const [, req2] = await sys.network.pullEvent('network_request', (p) => p.uri === uri);
+  const h2 = req2.handle as UDPHandle;
+  t.not(h2.id, h.id);
+  t.deepEqual(await readDatagrams(h2, 1), [Buffer.from('third')]);
   t.true(await sys.network.unlisten(`udp://127.0.0.1:${port}`));
-  t.deepEqual(h.status(), ['closed'], 'per-source handles end with their listener');
+  t.deepEqual(h2.status(), ['closed'], 'per-source handles end with their listener');
 });
 
 test('ws: connecting then open; one message per write argument; binary and text', async (t) => {

@@ -70,6 +70,11 @@ export function startHttpbin(): Promise<Httpbin> {
           res.write('early\nhal');
           heldGate.then(() => res.end('f\nlate\n'));
           return;
+        case 'truncated':
+          res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+          res.write('only ten b');
+          setImmediate(() => res.socket?.destroy());
+          return;
         case 'utf8':
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
           return res.end('héllo wörld\n');

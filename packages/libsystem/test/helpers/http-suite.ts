@@ -191,6 +191,25 @@ export function httpSuite(makeBackends: () => NetworkBackends): void {
     h!.close();
   });
 
+  test('a body cut short: read fails with the error, status becomes error', async (t) => {
+    const [h] = await sys.network.get({ url: bin.url('/truncated'), encoding: 'text' });
+    t.is(h!.responseCode(), 200);
+    const err = await t.throwsAsync(h!.read('*a'));
+    t.true(err!.message.length > 0);
+    t.is(h!.status()[0], 'error');
+    t.is(h!.status()[1], err!.message);
+    const [, code] = await sys.network.getData(bin.url('/status/200'));
+    t.is(code, 200, 'the system goes on');
+    h!.close();
+    t.deepEqual(h!.status(), ['closed']);
+  });
+
+  test('getData of a body cut short is [null, err]', async (t) => {
+    const [data, err] = await sys.network.getData(bin.url('/truncated'));
+    t.is(data, null);
+    t.is(typeof err, 'string');
+  });
+
   test('text encoding decodes UTF-8; binary gives the bytes', async (t) => {
     const [h] = await sys.network.get({ url: bin.url('/utf8'), encoding: 'text' });
     t.is(await h!.read(), 'héllo wörld');
