@@ -2,8 +2,8 @@ import { FrameRing } from '../ring/frame-ring';
 
 /**
  * Where a FrameRing keeps its slots, lengths and timestamps inside its buffer
- * (the layout documented in frame-ring.ts). The addon reads frames straight
- * into slots, and the worker-mode consumer stamps and taps frames, by offset.
+ * (the layout documented in frame-ring.ts), so the addon can read frames
+ * straight into slots (and the worker can pick a slot by index).
  * Computed once and checked against the ring's own views, so a change of the
  * ring's layout fails loudly instead of corrupting frames.
  */
@@ -36,20 +36,5 @@ export class RingLayout {
     if (rel < 0 || rel % this.stride !== 0) return -1;
     const i = rel / this.stride;
     return i <= this.mask ? i : -1;
-  }
-
-  /** One view per slot, over the same memory as the ring's own (made once). */
-  slotViews(): Uint8Array[] {
-    const views: Uint8Array[] = [];
-    for (let i = 0; i <= this.mask; i++) views.push(new Uint8Array(this.ring.buffer, this.dataOffset + i * this.stride, this.ring.slotSize));
-    return views;
-  }
-
-  lengths(): Int32Array {
-    return new Int32Array(this.ring.buffer, this.lengthsOffset, this.ring.slots);
-  }
-
-  timestamps(): Float64Array {
-    return new Float64Array(this.ring.buffer, this.timestampsOffset, this.ring.slots);
   }
 }

@@ -12,8 +12,8 @@ import { RingLayout } from './ring-layout';
 import { TapReader } from './tap-reader';
 import { waitAsync } from './wait-async';
 import {
-  STAT_ADMIN_UP, STAT_BELL, STAT_CARRIER, STAT_COMMITTED, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
-  STAT_TX_ERRORS, TapWorkerData,
+  STAT_ACCOUNTED, STAT_ADMIN_UP, STAT_BELL, STAT_CARRIER, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
+  STAT_TX_ERRORS, STAT_WRITTEN, TapWorkerData,
 } from './worker-protocol';
 
 const { EAGAIN, ENOBUFS } = osConstants.errno;
@@ -80,9 +80,8 @@ export class TapNic extends NicBase {
   private stats: Int32Array | null = null;
   private accounted = 0;
   private seenStats = new Int32Array(STAT_INTS);
-  private slotViews: Uint8Array[] = [];
-  private lengths: Int32Array | null = null;
-  private timestamps: Float64Array | null = null;
+  private slotLengths: Int32Array | null = null;
+  private layout: RingLayout | null = null;
 
   /**
    * Opens (creates) the TAP device. Throws a `TapUnavailableError` saying why
@@ -174,10 +173,9 @@ export class TapNic extends NicBase {
     const stats = new Int32Array(statsBuffer);
     stats[STAT_ADMIN_UP] = 1;
     stats[STAT_CARRIER] = 1;
-    const layout = new RingLayout(this.rx);
-    this.slotViews = layout.slotViews();
-    this.lengths = layout.lengths();
-    this.timestamps = layout.timestamps();
+    const lengthsBuffer = new SharedArrayBuffer(this.rx.slots * 4);
+    this.layout = new RingLayout(this.rx);
+    this.slotLengths = new Int32Array(lengthsBuffer);
     this.txRing = txRing;
     this.stats = stats;
     const data: TapWorkerData = {
@@ -190,6 +188,7 @@ export class TapNic extends NicBase {
       txSlots: txRing.slots,
       txSlotSize: txRing.slotSize,
       stats: statsBuffer,
+      lengths: lengthsBuffer,
     };
     // The worker runs tap-worker.ts through ts-node when we run from source, tap-worker.js once compiled.
     const ext = path.extname(__filename);
@@ -209,16 +208,21 @@ export class TapNic extends NicBase {
         this.resolveReady();
       }
     });
-    worker.on('exit', () => {
+    worker.on('exit', (code) => {
       this.worker = null;
-      if (!this.closed) this.loseCarrier(0);
+      if (!this.closed) {
+        // The worker may be gone before our pump saw its last stats: take the reason from them.
+        const errno = Atomics.load(stats, STAT_ERRNO);
+        if (this.lastError === null) this.lastError = errno > 0 ? errnoName(errno) : `TAP worker exited (${code})`;
+        this.loseCarrier(errno);
+      }
       this.resolveReady();
       this.resolveClosed();
     });
     this.pump();
   }
 
-  /** Waits (without blocking) on the worker's bell; each ring accounts the new frames, then notifies. */
+  /** Waits (without blocking) on the worker's bell; each ring commits the new frames, then notifies. */
   private readonly pump = (): void => {
     const array = this.stats!;
     const index = STAT_BELL;
@@ -237,22 +241,31 @@ export class TapNic extends NicBase {
     }
   };
 
-  /** Counts and taps the frames the worker committed since last time, stamping them with our clock. */
+  /**
+   * Commits the frames the worker wrote into slots since last time: each is
+   * stamped with our clock, counted and tapped here, before any consumer of
+   * `rx` can see it.
+   */
   private drainWorker(): void {
     const stats = this.stats!;
-    const committed = Atomics.load(stats, STAT_COMMITTED) >>> 0;
-    const n = (committed - this.accounted) >>> 0;
+    const written = Atomics.load(stats, STAT_WRITTEN) >>> 0;
+    const n = (written - this.accounted) >>> 0;
     if (n > 0) {
       const now = this.clock.now();
       const mask = this.rx.slots - 1;
-      const lengths = this.lengths!;
-      const timestamps = this.timestamps!;
+      const lengths = this.slotLengths!;
+      const layout = this.layout!;
       for (let k = 0; k < n; k++) {
         const i = (this.accounted + k) & mask;
-        timestamps[i] = now;
-        this.accountReceived(this.slotViews[i], lengths[i], now);
+        const slot = this.rx.reserve();
+        // The worker only fills free slots, in order: the ring's next slot is the one it wrote.
+        if (slot === null || layout.slotIndex(slot) !== i) throw new Error('TapNic: worker and ring out of step (a bug)');
+        const length = lengths[i];
+        this.rx.commit(length, now);
+        this.accountReceived(slot, length, now);
       }
-      this.accounted = committed;
+      this.accounted = written;
+      Atomics.store(stats, STAT_ACCOUNTED, written | 0);
     }
     this.counters.rxErrors += this.statDelta(STAT_RX_BAD);
     this.counters.rxDrops += this.statDelta(STAT_RX_DROPS);

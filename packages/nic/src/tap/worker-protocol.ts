@@ -1,5 +1,5 @@
 /** What the main thread and the TAP worker share: indices into the Int32 stats block, and the workerData shape. */
-export const STAT_COMMITTED = 0; // frames the worker committed to the rx ring (uint32, wraps)
+export const STAT_WRITTEN = 0; // frames the worker wrote into rx slots (uint32, wraps); the main thread commits them
 export const STAT_RX_BAD = 1; // runts and giants
 export const STAT_RX_DROPS = 2; // ring full, or link administratively down
 export const STAT_TX_DROPS = 3; // write() said EAGAIN/ENOBUFS
@@ -9,7 +9,8 @@ export const STAT_CARRIER = 6; // 1 while the device works (cleared by the worke
 export const STAT_ERRNO = 7; // errno of the hard error
 /** Bumped and notified by the worker after each batch; the main thread waits on it (Atomics.waitAsync). */
 export const STAT_BELL = 8;
-export const STAT_INTS = 9;
+export const STAT_ACCOUNTED = 9; // frames the main thread has committed to the rx ring (uint32, wraps)
+export const STAT_INTS = 10;
 
 export interface TapWorkerData {
   fd: number;
@@ -21,4 +22,6 @@ export interface TapWorkerData {
   txSlots: number;
   txSlotSize: number;
   stats: SharedArrayBuffer;
+  /** Int32 per rx slot: the length of the frame the worker wrote there. */
+  lengths: SharedArrayBuffer;
 }
