@@ -354,3 +354,13 @@ test('corrupted server replies never throw out of the client; it gets a lease on
   t.pass();
 });
 
+test('a lease shorter than 20 s is stretched to 20 s (no DORA spinning with a broken server)', async (t) => {
+  const w = world({ leaseTime: 8, renewalTime: 4, rebindingTime: 7 });
+  const lease = await w.clock.drive(w.client.start());
+  t.deepEqual([lease.leaseTime, lease.renewalTime, lease.rebindingTime], [20, 4, 7]);
+  w.clock.runUntil(lease.obtainedAt + 3_999);
+  t.is(w.fromClient().length, 2);
+  w.clock.runUntil(lease.obtainedAt + 4_100);
+  t.is(w.fromClient().length, 3); // the renewal at T1 = 4 s
+  t.is(w.client.state, 'bound');
+});

@@ -73,6 +73,7 @@ const PARAMETERS = [DhcpOption.SUBNET_MASK, DhcpOption.ROUTER, DhcpOption.DNS_SE
   DhcpOption.BROADCAST_ADDRESS, DhcpOption.LEASE_TIME, DhcpOption.SERVER_ID, DhcpOption.RENEWAL_TIME, DhcpOption.REBINDING_TIME];
 const INFINITE = 0xffffffff;
 const MIN_RENEW_RETRANSMIT = 60_000;
+const MIN_LEASE = 20;
 
 export class DhcpClientMachine extends EventEmitter {
   readonly stats: DhcpClientStats = {
@@ -360,7 +361,9 @@ export class DhcpClientMachine extends EventEmitter {
       return;
     }
     const o = m.options;
-    const leaseTime = o.leaseTime ?? this.current?.leaseTime;
+    // A lease shorter than MIN_LEASE s is taken as MIN_LEASE s, so a broken server cannot spin us round DORA.
+    const offered = o.leaseTime ?? this.current?.leaseTime;
+    const leaseTime = offered === undefined ? undefined : Math.max(offered, MIN_LEASE);
     if (leaseTime === undefined || (this.st === 'requesting' && m.yiaddr !== this.offer!.yiaddr) ||
         (this.st === 'rebooting' && m.yiaddr !== this.o.requestedIp)) {
       this.ignore('bad-ack');
