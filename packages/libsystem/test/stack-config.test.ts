@@ -143,6 +143,27 @@ test('a ping from the peer is reported as network_event; nothing is queued while
   t.is(n.pollEvent('network_event'), null);
 });
 
+test('control pong sends an echo reply the peer sees; unreachable and timeout need a packet to quote', async (t) => {
+  const { sys, peer } = await world();
+  t.teardown(() => sys.shutdown());
+  const n = sys.network;
+  n.ipconfig('eth0', { ip: '10.0.0.1', netmask: 24 });
+  const seen = new Promise<{ type: string; from: number }>((resolve) => {
+    const off = peer.icmp.onEvent((e) => {
+      if (e.type === 'pong') {
+        off();
+        resolve({ type: e.type, from: e.from });
+      }
+    });
+  });
+  n.control('10.0.0.2', 'pong');
+  const e = await seen;
+  t.is(e.type, 'pong');
+  t.is(e.from, 0x0a000001);
+  t.throws(() => n.control('10.0.0.2', 'unreachable', 'No route to host'), { message: /unreachable quote a packet/ });
+  t.throws(() => n.control('10.0.0.2', 'timeout'), { message: /timeout quote a packet/ });
+});
+
 test('arp.list and arp.set (MAC addresses where Phoenix had computer IDs)', async (t) => {
   const { sys } = await world();
   t.teardown(() => sys.shutdown());
