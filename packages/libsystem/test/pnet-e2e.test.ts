@@ -114,3 +114,14 @@ test('tcp and udp echo over pnet; a listener on the host reached from the server
   h.close();
   c.destroy();
 });
+
+test('refused connections over pnet use Phoenix\'s words', async (t) => {
+  const { sys } = await setup();
+  t.teardown(() => sys.shutdown());
+  const n = sys.network;
+  const h = n.connect('tcp://10.0.0.2:9');
+  await h.whenStatus('error');
+  t.deepEqual(h.status(), ['error', 'Connection refused']);
+  h.close();
+  t.deepEqual(await n.get('http://10.0.0.2:81/'), [null, 'Connection refused']);
+});
