@@ -300,3 +300,27 @@ test('property: any messages, fragmented any way, arrive intact over an in-memor
     { numRuns: 40 },
   );
 });
+
+test('pause() holds incoming messages until resume(); frames sent with the 101 are not lost', async (t) => {
+  let serverWs!: WebSocket;
+  const server = new HttpServer((_q, s) => void s.end(), {
+    onUpgrade: (req, socket, head) => {
+      serverWs = acceptWebSocket(req, socket, head)!;
+      serverWs.send('welcome'); // goes out right behind the 101
+      serverWs.pause();
+    },
+  });
+  const ws = await connectWebSocket('ws://echo.test/', { transport: memoryTransport((d) => server.handle(d)) });
+  t.is((await nextMessage(ws)).data.toString(), 'welcome');
+  const got: string[] = [];
+  serverWs.on('message', (d: Buffer) => got.push(d.toString()));
+  ws.send('a');
+  ws.send('b');
+  await settle(10);
+  t.deepEqual(got, []);
+  serverWs.resume();
+  await settle(10);
+  t.deepEqual(got, ['a', 'b']);
+  ws.close();
+  await ws.closed;
+});

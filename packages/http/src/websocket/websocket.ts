@@ -94,7 +94,7 @@ export class WebSocket extends EventEmitter {
     const head = options.head;
     setImmediate(() => {
       if (head && head.length) this.onData(head);
-      socket.resume();
+      if (!this.userPaused) socket.resume();
     });
   }
 
@@ -152,12 +152,16 @@ export class WebSocket extends EventEmitter {
 
   /** Stops reading from the peer (backpressure); `resume` starts again. */
   pause(): void {
+    this.userPaused = true;
     this.socket.pause();
   }
 
   resume(): void {
+    this.userPaused = false;
     this.socket.resume();
   }
+
+  private userPaused = false;
 
   private sendClose(code: number | null, reason: string): void {
     if (this.closeSent) return;
