@@ -28,9 +28,23 @@ export class TapUnavailableError extends Error {
   }
 }
 
-/** Where the addon is: $PNET_TAP_ADDON, else the node-gyp output next to this package. */
+const ADDON_IN_PACKAGE = path.join('native', 'build', 'Release', 'pnet_tap.node');
+
+/**
+ * Where the addon is: $PNET_TAP_ADDON, else the node-gyp output in this
+ * package (src/tap/ -> ../../native; from a compiled dist/ tree, found by
+ * walking up to the package that has it).
+ */
 export function tapAddonPath(): string {
-  return process.env.PNET_TAP_ADDON || path.resolve(__dirname, '..', '..', 'native', 'build', 'Release', 'pnet_tap.node');
+  if (process.env.PNET_TAP_ADDON) return process.env.PNET_TAP_ADDON;
+  const direct = path.resolve(__dirname, '..', '..', ADDON_IN_PACKAGE);
+  if (fs.existsSync(direct)) return direct;
+  for (let dir = __dirname, i = 0; i < 8; i++, dir = path.dirname(dir)) {
+    for (const candidate of [path.join(dir, ADDON_IN_PACKAGE), path.join(dir, 'packages', 'nic', ADDON_IN_PACKAGE)]) {
+      if (fs.existsSync(candidate)) return candidate;
+    }
+  }
+  return direct;
 }
 
 let cached: TapAddon | TapUnavailableError | undefined;
