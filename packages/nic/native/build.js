@@ -77,18 +77,29 @@ const env = {
   ...process.env,
   npm_config_nodedir: nodedir,
   // Keep node-gyp away from the network and from ~/.cache: with a nodedir it needs neither.
-  npm_config_devdir: path.join(here, 'build', '.devdir'),
+  npm_config_devdir: path.join(here, 'build', 'devdir'),
   npm_config_offline: 'true',
 };
+// Build in a staging directory and move the result into place with one rename: processes
+// running meanwhile (tests, benchmarks) never see the addon missing or half written.
+const stage = path.join(here, 'build', 'stage');
+fs.rmSync(stage, { recursive: true, force: true });
+fs.mkdirSync(stage, { recursive: true });
+for (const f of ['tap.c', 'binding.gyp']) fs.copyFileSync(path.join(here, f), path.join(stage, f));
 const r = spawnSync(process.execPath, [nodeGyp, 'rebuild', `--nodedir=${nodedir}`, '--release', '--jobs=max'], {
-  cwd: here,
+  cwd: stage,
   env,
   encoding: 'utf8',
 });
 if (r.error) giveUp(`could not run node-gyp: ${r.error.message}`);
-if (r.status !== 0 || !fs.existsSync(output)) {
+const staged = path.join(stage, 'build', 'Release', 'pnet_tap.node');
+if (r.status !== 0 || !fs.existsSync(staged)) {
   const log = `${r.stdout || ''}${r.stderr || ''}`.trim().split('\n').slice(-25).join('\n');
   console.log(log);
   giveUp(`node-gyp failed (exit ${r.status}); is a C compiler, make and python3 installed?`);
 }
+fs.mkdirSync(path.dirname(output), { recursive: true });
+fs.copyFileSync(staged, `${output}.tmp`);
+fs.renameSync(`${output}.tmp`, output);
+fs.rmSync(stage, { recursive: true, force: true });
 say(`built ${output} (headers from ${nodedir}/include/node)`);
