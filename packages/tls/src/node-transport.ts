@@ -4,9 +4,13 @@
  */
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
+import type { TransportClock } from './stack-transport';
+import { createStreamTransport, PnetStreamTransport, TransportOptions } from './stream-transport';
 
-export type NodeTransportOptions = TransportOptions;
+export interface NodeTransportOptions extends TransportOptions {
+  /** Clock for connect and handshake timeouts (default: Node timers, unref'd). Tests inject one to fire timeouts on cue. */
+  clock?: TransportClock;
+}
 
 function open(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
@@ -51,15 +55,20 @@ function listen(port: number, host: string | undefined, onStream: (s: Duplex) =>
   });
 }
 
-function timer(ms: number, fn: () => void): () => void {
+function nodeTimer(ms: number, fn: () => void): () => void {
   const t = setTimeout(fn, ms);
   t.unref();
   return () => clearTimeout(t);
 }
 
-const kernelStreams: RawStreams = { open, listen, timer };
-
 /** A StreamTransport over the kernel's TCP and resolver (node:net). */
 export function nodeTransport(options: NodeTransportOptions = {}): PnetStreamTransport {
-  return createStreamTransport(kernelStreams, options);
+  const clock = options.clock;
+  const timer = clock
+    ? (ms: number, fn: () => void) => {
+      const handle = clock.schedule(clock.now() + ms, () => fn());
+      return () => clock.cancel(handle);
+    }
+    : nodeTimer;
+  return createStreamTransport({ open, listen, timer }, options);
 }

@@ -363,21 +363,38 @@ test('a plain-text peer on a TLS connect is reported as not speaking TLS', async
   }
 });
 
+/** A clock whose timers fire only when the test says so (no wall-time race). */
+class ManualClock {
+  timers = new Map<number, () => void>();
+  private next = 1;
+  now(): number { return 0; }
+  schedule(_at: number, fn: (arg: number) => void): number { const h = this.next++; this.timers.set(h, () => fn(0)); return h; }
+  cancel(h: number): void { this.timers.delete(h); }
+  fireAll(): void { const fns = [...this.timers.values()]; this.timers.clear(); fns.forEach((f) => f()); }
+}
+
 test('a TLS connect to a silent peer times out during the TLS handshake; abort works the same way', async (t) => {
-  const silent = net.createServer((s) => { s.on('error', () => {}); });
+  let helloSeen!: () => void;
+  const hello = new Promise<void>((r) => { helloSeen = r; });
+  const silent = net.createServer((s) => { s.on('error', () => {}); s.once('data', () => helloSeen()); });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const port = (silent.address() as net.AddressInfo).port;
   try {
-    const err = await t.throwsAsync(nodeTransport().connect({ host: '127.0.0.1', port, secure: true, timeout: 200 }), { instanceOf: TransportError });
+    const clock = new ManualClock();
+    const pending = nodeTransport({ clock }).connect({ host: '127.0.0.1', port, secure: true, timeout: 200 });
+    t.is(clock.timers.size, 1);
+    await hello; // the ClientHello is out: we are in the TLS handshake
+    clock.fireAll();
+    const err = await t.throwsAsync(pending, { instanceOf: TransportError });
     t.is(err!.code, 'ETIMEDOUT');
     t.is(err!.kind, 'timeout');
-    t.regex(err!.message, /during TLS handshake/);
+    t.regex(err!.message, /timed out after 200 ms \(during TLS handshake\)/);
     const controller = new AbortController();
-    const pending = nodeTransport().connect({ host: '127.0.0.1', port, secure: true, signal: controller.signal });
+    const aborted = nodeTransport().connect({ host: '127.0.0.1', port, secure: true, signal: controller.signal });
     setImmediate(() => controller.abort());
-    const aborted = await t.throwsAsync(pending, { instanceOf: TransportError });
-    t.is(aborted!.code, 'ABORT_ERR');
-    t.is(aborted!.kind, 'aborted');
+    const e2 = await t.throwsAsync(aborted, { instanceOf: TransportError });
+    t.is(e2!.code, 'ABORT_ERR');
+    t.is(e2!.kind, 'aborted');
   } finally {
     silent.close();
   }

@@ -13,7 +13,7 @@ export { requireRoot } from '../../nic/src';
 export type { TestHost } from '../../nic/src';
 
 /** Hang guard, not a speed assertion: a broken exchange fails instead of hanging. */
-export const GUARD_MS = 90_000;
+export const GUARD_MS = 150_000;
 export const BIG = 50 * 1024 * 1024;
 export const certs = testCertificates();
 

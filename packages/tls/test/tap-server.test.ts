@@ -58,7 +58,7 @@ async function serve(t: import('ava').ExecutionContext, label: string, secure: P
 }
 
 function curlArgs(peer: string, extra: string[]): string[] {
-  return ['curl', '-sS', '--max-time', '80', '--cacert', certs.ca.certFile, '--resolve', `example.test:443:${peer}`, ...extra, 'https://example.test/'];
+  return ['curl', '-sS', '--max-time', '140', '--cacert', certs.ca.certFile, '--resolve', `example.test:443:${peer}`, ...extra, 'https://example.test/'];
 }
 
 for (const [flags, version] of [[['--tlsv1.2', '--tls-max', '1.2'], 'TLSv1.2'], [['--tlsv1.3'], 'TLSv1.3']] as const) {
