@@ -234,3 +234,33 @@ test('idle timeout (socket.setTimeout) fires once per idle period', (t) => {
   s.advance(1000);
   t.is(n, 2);
 });
+
+test('SACK (RFC 2018): negotiated, out-of-order data reported with the latest block first, within the option space', (t) => {
+  const s = new TcpScript({ windowScaling: false, timestamps: true });
+  const c = s.acceptOne({ sack: true, ts: true });
+  t.true(c.sackOk);
+  s.inject({ flags: '.', seq: 1001, ack: 1, data: 100, ts: [110, 0] });
+  t.like(s.next(), { ack: 1, sack: [[1001, 1101]] });
+  s.inject({ flags: '.', seq: 3001, ack: 1, data: 100, ts: [111, 0] });
+  t.like(s.next(), { ack: 1, sack: [[3001, 3101], [1001, 1101]] }, 'the block of the latest segment first');
+  s.inject({ flags: '.', seq: 2001, ack: 1, data: 100, ts: [112, 0] });
+  s.inject({ flags: '.', seq: 4001, ack: 1, data: 100, ts: [113, 0] });
+  s.clear();
+  s.inject({ flags: '.', seq: 5001, ack: 1, data: 100, ts: [114, 0] });
+  t.deepEqual(s.next()!.sack, [[5001, 5101], [1001, 1101], [2001, 2101]], 'with timestamps at most 3 blocks fit');
+  s.inject({ flags: '.', seq: 1101, ack: 1, data: 900, ts: [115, 0] });
+  t.deepEqual(s.next()!.sack, [[1001, 2101], [3001, 3101], [4001, 4101]], 'merged ranges: the merged one first');
+  s.inject({ flags: '.', seq: 1, ack: 1, data: 1000, ts: [116, 0] });
+  t.like(s.next(), { ack: 2101, sack: [[3001, 3101], [4001, 4101], [5001, 5101]] }, 'the hole is filled: what was delivered leaves');
+  // A data segment of full size has no room for SACK blocks on a 1500-byte path.
+  c.write(Buffer.alloc(1448, 1));
+  const d = s.next()!;
+  t.is(d.len, 1448);
+  t.deepEqual(d.sack, []);
+  // Without the peer's SACK-permitted, no blocks.
+  const s2 = new TcpScript(plain);
+  const c2 = s2.acceptOne();
+  t.false(c2.sackOk);
+  s2.inject({ flags: '.', seq: 1001, ack: 1, data: 100 });
+  t.deepEqual(s2.next()!.sack, []);
+});

@@ -255,6 +255,8 @@ export interface SeenSeg {
   mss: number;
   wscale: number;
   sackOk: boolean;
+  /** SACK blocks, relative to the peer's ISN. */
+  sack: [number, number][];
   ts: [number, number] | null;
   srcPort: number;
   dstPort: number;
@@ -324,6 +326,7 @@ export class TcpScript {
       mss: v.mss,
       wscale: v.wscale,
       sackOk: v.sackPermitted,
+      sack: Array.from({ length: v.sackCount }, (_, i) => [(v.sackBlocks[2 * i] - this.peerIsn) >>> 0, (v.sackBlocks[2 * i + 1] - this.peerIsn) >>> 0] as [number, number]),
       ts: v.hasTimestamp ? [v.tsVal, v.tsEcr] : null,
       srcPort: v.srcPort,
       dstPort: v.dstPort,
@@ -386,10 +389,10 @@ export class TcpScript {
   }
 
   /** Listens on localPort and performs a handshake from the peer; returns the accepted connection. */
-  acceptOne(opts: { mss?: number; wscale?: number; ts?: boolean; win?: number; rtt?: number } = {}): TcpConnection {
+  acceptOne(opts: { mss?: number; wscale?: number; ts?: boolean; win?: number; rtt?: number; sack?: boolean } = {}): TcpConnection {
     const l = this.tcp.openListener({ port: this.localPort });
     this.inject({ flags: 'S', seq: 0, win: opts.win ?? 65535, mss: opts.mss ?? 1460, wscale: opts.wscale,
-      ts: opts.ts ? [100, 0] : undefined });
+      ts: opts.ts ? [100, 0] : undefined, sackOk: opts.sack });
     const synack = this.next();
     if (!synack || synack.flags !== 'S.') throw new Error(`expected SYN-ACK, got ${JSON.stringify(synack)}`);
     if (opts.rtt) this.advance(opts.rtt);

@@ -10,6 +10,8 @@ export interface TcpConfig {
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323) in SYNs. */
   timestamps: boolean;
+  /** Offer SACK-permitted (RFC 2018): our ACKs then carry SACK blocks. (Using the peer's blocks is part 2.) */
+  sack: boolean;
   /** RFC 6298 initial RTO. */
   initialRto: number;
   minRto: number;
@@ -56,6 +58,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   receiveBufferSize: 256 * 1024,
   windowScaling: true,
   timestamps: true,
+  sack: true,
   initialRto: 1000,
   minRto: 200,
   maxRto: 120_000,

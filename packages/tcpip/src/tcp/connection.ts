@@ -147,6 +147,11 @@ export class TcpConnection implements HeapItem {
   private lastAckSent = seq(0);
   private wantWscale = false;
   private wantTs = false;
+  private wantSack = false;
+  /** Both sides sent SACK-permitted: our ACKs carry SACK blocks (RFC 2018). Incoming blocks are not used yet. */
+  sackOk = false;
+  /** The out-of-order range holding the most recently received segment (reported first, RFC 2018 4). */
+  private lastOooStart = -1;
   pathMtu = 1500;
   /** The NIC fills in our checksums (set by the layer from the route's interface). */
   txChecksumOffload = false;
@@ -204,6 +209,7 @@ export class TcpConnection implements HeapItem {
     this.keepAliveIdle = c.keepAliveIdle;
     this.wantWscale = c.windowScaling;
     this.wantTs = c.timestamps;
+    this.wantSack = c.sack;
   }
 
   // ------------------------------------------------------------------ opening
@@ -266,6 +272,7 @@ export class TcpConnection implements HeapItem {
       this.sndWscale = 0;
       this.rcvWscale = 0;
     }
+    this.sackOk = this.wantSack && syn.sackPermitted;
     if (this.wantTs && syn.hasTimestamp) {
       this.tsEnabled = true;
       this.tsRecent = syn.tsVal;
@@ -872,6 +879,7 @@ export class TcpConnection implements HeapItem {
       this.io.counters.oooSegments++;
       this.ackNow = true;
       if (!this.insertOoo(segSeq, seqAdd(segSeq, len))) return;
+      this.lastOooStart = segSeq;
       rb.writeAt(rb.length + offset, buf, off, len);
     }
   }
@@ -1051,6 +1059,7 @@ export class TcpConnection implements HeapItem {
     if (this.state === 'SYN-SENT' || this.state === 'SYN-RECEIVED') {
       const synAck = this.state === 'SYN-RECEIVED';
       if (synAck ? this.peerWscale : this.wantWscale) o.wscale = this.rcvWscale;
+      if (synAck ? this.sackOk : this.wantSack) o.sackPermitted = true;
       if (synAck ? this.tsEnabled : this.wantTs) {
         o.hasTimestamp = true;
         o.tsVal = this.tsNow(now);
@@ -1076,6 +1085,10 @@ export class TcpConnection implements HeapItem {
       o.tsVal = this.tsNow(now);
       o.tsEcr = this.tsRecent;
     }
+    if (this.sackOk && this.ooo.length > 0 && !(flags & TCP_RST)) {
+      if (!o) o = this.opts.clear();
+      this.addSackBlocks(o, dataLen);
+    }
     const win = this.windowField();
     this.ackNow = false;
     this.delackAt = Infinity;
@@ -1084,6 +1097,32 @@ export class TcpConnection implements HeapItem {
     this.io.counters.segmentsOut++;
     if (dataLen > 0) this.lastSendAt = now;
     this.io.transmit(this, flags, seqNo, this.rcvNxt, win, o, dataPos, dataLen);
+  }
+
+  /**
+   * SACK blocks for our out-of-order queue: the range with the latest arrival first, then the
+   * others in order, as many as fit in the option space and the MTU (a full data segment has room
+   * only for what effMss left).
+   */
+  private addSackBlocks(o: TcpOptionSet, dataLen: number): void {
+    const r = this.ooo;
+    const room = Math.min(40, this.pathMtu - 40 - dataLen) - (o.hasTimestamp ? 12 : 0);
+    const max = Math.min(4, Math.floor((room - 4) / 8));
+    if (max <= 0) return;
+    let n = 0;
+    let first = -1;
+    for (let i = 0; i < r.length; i += 2) {
+      if (this.lastOooStart >= 0 && seqLe(r[i] as SeqNum, this.lastOooStart as SeqNum) &&
+          seqLt(this.lastOooStart as SeqNum, r[i + 1] as SeqNum)) { first = i; break; }
+    }
+    if (first >= 0) { o.sackBlocks[0] = r[first]; o.sackBlocks[1] = r[first + 1]; n = 1; }
+    for (let i = 0; i < r.length && n < max; i += 2) {
+      if (i === first) continue;
+      o.sackBlocks[2 * n] = r[i];
+      o.sackBlocks[2 * n + 1] = r[i + 1];
+      n++;
+    }
+    o.sackCount = n;
   }
 
   /** The window field to send: receiver SWS avoidance, never shrinking, scaled. */
