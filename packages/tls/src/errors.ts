@@ -101,8 +101,8 @@ function certificateSummary(cert: PeerCertificate | undefined): string {
   return parts.length ? `; ${parts.join(', ')}` : '';
 }
 
-function endpoint(host?: string, port?: number): string {
-  return host === undefined ? '' : ` to ${host}${port === undefined ? '' : `:${port}`}`;
+function endpoint(host?: string, port?: number, side: 'client' | 'server' = 'client'): string {
+  return host === undefined ? '' : ` ${side === 'server' ? 'from' : 'to'} ${host}${port === undefined ? '' : `:${port}`}`;
 }
 
 /**
@@ -117,7 +117,7 @@ export function toTransportError(
   if (err instanceof TransportError) return err;
   const e = (err instanceof Error ? err : new Error(String(err))) as Error & { code?: string; reason?: string; cert?: PeerCertificate };
   const code = typeof e.code === 'string' ? e.code : ctx.tls ? 'ERR_TLS_HANDSHAKE' : 'ERR_NETWORK';
-  const where = `${ctx.tls ? 'TLS connection' : 'connection'}${endpoint(ctx.host, ctx.port)}`;
+  const where = `${ctx.tls ? 'TLS connection' : 'connection'}${endpoint(ctx.host, ctx.port, ctx.side)}`;
   const cert = ctx.peerCertificate ?? e.cert;
   const certCause = CERTIFICATE[code];
   if (certCause) {

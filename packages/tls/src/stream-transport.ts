@@ -110,7 +110,10 @@ export function createStreamTransport(raw: RawStreams, options: TransportOptions
           onConnection(stream);
           return;
         }
+        const peer = stream as Duplex & { remoteAddress?: unknown; remotePort?: unknown };
         serverTls.accept(stream, {
+          host: typeof peer.remoteAddress === 'string' ? peer.remoteAddress : undefined,
+          port: typeof peer.remotePort === 'number' ? peer.remotePort : undefined,
           startTimer: handshakeTimeout > 0 ? (fn) => raw.timer(handshakeTimeout, fn) : undefined,
         }).then(onConnection, report);
       });
