@@ -364,3 +364,28 @@ test('a lease shorter than 20 s is stretched to 20 s (no DORA spinning with a br
   t.is(w.fromClient().length, 3); // the renewal at T1 = 4 s
   t.is(w.client.state, 'bound');
 });
+
+test('with a probing interface, an address in use is DECLINEd and the client starts over after 10 s', async (t) => {
+  const w = world();
+  let probes = 0;
+  (w.iface as FakeIface & { probe?: (a: Ipv4Address) => Promise<boolean> }).probe = (a) => {
+    probes++;
+    // The first address is taken; answer after a virtual second.
+    return new Promise((res) => w.clock.schedule(w.clock.now() + 1000, () => res(a === ipv4(192, 0, 2, 100))));
+  };
+  const lease = await w.clock.drive(w.client.start());
+  t.is(formatIpv4(lease.address), '192.0.2.101');
+  t.is(probes, 2);
+  const sent = w.fromClient();
+  t.deepEqual(sent.map((d) => d.type), [
+    DhcpMessageType.DISCOVER, DhcpMessageType.REQUEST, DhcpMessageType.DECLINE, DhcpMessageType.DISCOVER, DhcpMessageType.REQUEST,
+  ]);
+  const decline = sent[2];
+  t.is(decline.dst.address, IPV4_BROADCAST);
+  t.is(decline.m.options.requestedIp, ipv4(192, 0, 2, 100));
+  t.is(decline.m.options.serverId, SERVER);
+  t.is(decline.m.ciaddr, IPV4_ANY);
+  t.true(sent[3].at! - sent[2].at! >= 10_000);
+  t.deepEqual(w.iface.log, ['apply 192.0.2.101/24']); // the taken address was never configured
+});
+

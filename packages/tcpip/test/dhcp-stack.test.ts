@@ -1,5 +1,5 @@
 import test from 'ava';
-import { Impairments, localMac, Rng, SimLink, SimNic, VirtualClock } from '@pnet/nic';
+import { Impairments, localMac, Rng, SimHub, SimLink, SimNic, VirtualClock } from '@pnet/nic';
 import { Stack } from '../src/iface/stack';
 import { DhcpClient, serveDhcp } from '../src/dhcp/stack-dhcp';
 import { DhcpServer } from '../src/dhcp/server';
@@ -129,5 +129,45 @@ test('over a lossy, duplicating, corrupting link the client still gets a lease a
   t.true(w.link.stats.aToB.droppedLoss > 0 && w.link.stats.bToA.droppedLoss > 0);
   t.true(w.dhcp.stats.discovers + w.dhcp.stats.requests > w.dhcp.stats.acks + 1);
   w.dhcp.close();
+});
+
+test('an address someone already uses is found by the ARP probe, DECLINEd, and another one leased', async (t) => {
+  const clock = new VirtualClock();
+  const hub = new SimHub({ clock });
+  const mk = (name: string, id: number) => {
+    const stack = new Stack({ clock, rng: new Rng(id), name });
+    const nic = new SimNic({ name: `${name}0`, mac: localMac(id), clock });
+    hub.connect(nic);
+    return { stack, nic };
+  };
+  const server = mk('server', 1);
+  const squatter = mk('squatter', 2);
+  const client = mk('client', 3);
+  server.stack.addInterface(server.nic, { ip: GW, netmask: 24 });
+  // A host with a static address inside the pool that the server does not know about.
+  squatter.stack.addInterface(squatter.nic, { ip: ipv4(192, 0, 2, 100), netmask: 24 });
+  client.stack.addInterface(client.nic);
+  for (const x of [server, squatter, client]) x.stack.start();
+  const dhcpd = serveDhcp(server.stack, 'eth0', new DhcpServer({
+    clock, serverId: GW, pool: { start: ipv4(192, 0, 2, 100), end: ipv4(192, 0, 2, 110) }, netmask: 24, routers: [GW],
+  }));
+  const dhcp = new DhcpClient(client.stack, 'eth0');
+  const states: string[] = [];
+  dhcp.on('state', (st) => states.push(st));
+  const declined: DhcpLease[] = [];
+  dhcp.on('declined', (l) => declined.push(l));
+  const start = clock.now();
+  const lease = await clock.drive(dhcp.start());
+  t.is(formatIpv4(lease.address), '192.0.2.101');
+  t.deepEqual(declined.map((l) => formatIpv4(l.address)), ['192.0.2.100']);
+  t.is(dhcp.stats.declines, 1);
+  t.is(dhcpd.stats.declines, 1);
+  t.deepEqual(states.slice(0, 6), ['init', 'selecting', 'requesting', 'checking', 'init', 'selecting']);
+  t.true(clock.now() - start >= 10_000); // RFC 2131: at least 10 s before starting over
+  // The declined address is kept out of the pool; the client never configured it.
+  t.deepEqual(dhcpd.leases().filter((l) => l.state === 'declined').map((l) => formatIpv4(l.address)), ['192.0.2.100']);
+  t.is(client.stack.ipconfig('eth0')!.ip, lease.address);
+  t.is(squatter.stack.stats.arp.drops['address-conflict'] ?? 0, 0);
+  dhcp.close();
 });
 

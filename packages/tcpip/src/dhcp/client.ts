@@ -3,6 +3,7 @@
  *
  *   INIT -> SELECTING (DISCOVER) -> REQUESTING (REQUEST) -> BOUND
  *   INIT -> REBOOTING (REQUEST for a remembered address, `initReboot`) -> BOUND, or INIT on NAK/silence
+ *   (with an interface that can probe: ACK -> CHECKING (ARP) -> BOUND, or DECLINE and INIT after 10 s)
  *   BOUND -T1-> RENEWING (unicast REQUEST) -T2-> REBINDING (broadcast REQUEST) -expiry-> INIT
  *
  * Retransmissions back off as RFC 2131 4.1 asks: 4 s, 8 s, ... up to 64 s,
@@ -26,7 +27,8 @@ import { IPV4_ANY, IPV4_BROADCAST, Ipv4Address, maskToPrefix, prefixToMask } fro
 import { countDrop, countError, ProtocolStats } from '../stats';
 import type { DhcpInterfaceConfigurator, DhcpLease, DhcpPeer, DhcpSocket } from './transport';
 
-export type DhcpClientState = 'stopped' | 'init' | 'rebooting' | 'selecting' | 'requesting' | 'bound' | 'renewing' | 'rebinding';
+export type DhcpClientState =
+  | 'stopped' | 'init' | 'rebooting' | 'selecting' | 'requesting' | 'checking' | 'bound' | 'renewing' | 'rebinding';
 
 export interface DhcpClientOptions {
   clock: Clock;
@@ -58,6 +60,7 @@ export interface DhcpClientOptions {
 export interface DhcpClientStats {
   discovers: number;
   requests: number;
+  declines: number;
   releases: number;
   offers: number;
   acks: number;
@@ -77,7 +80,7 @@ const MIN_LEASE = 20;
 
 export class DhcpClientMachine extends EventEmitter {
   readonly stats: DhcpClientStats = {
-    discovers: 0, requests: 0, releases: 0, offers: 0, acks: 0, naks: 0, ignored: 0, malformed: 0, sendErrors: 0, expirations: 0,
+    discovers: 0, requests: 0, declines: 0, releases: 0, offers: 0, acks: 0, naks: 0, ignored: 0, malformed: 0, sendErrors: 0, expirations: 0,
   };
   private st: DhcpClientState = 'stopped';
   private current: DhcpLease | null = null;
@@ -384,6 +387,29 @@ export class DhcpClientMachine extends EventEmitter {
     };
     if (o.domainName !== undefined) lease.domainName = o.domainName;
     const previous = this.current;
+    if (previous === null && this.o.iface.probe) {
+      // A new address: make sure nobody else has it before using it.
+      this.cancelTimer();
+      this.setState('checking');
+      const xid = this.xid;
+      const serverId = lease.serverId;
+      this.o.iface.probe(lease.address).then((inUse) => {
+        if (this.st !== 'checking' || this.xid !== xid) return; // stopped or restarted meanwhile
+        if (!inUse) { this.bind(lease, null); return; }
+        this.stats.declines++;
+        this.transmit(DhcpMessageType.DECLINE, { requestedIp: lease.address, serverId }, {}, IPV4_BROADCAST);
+        this.emit('declined', lease);
+        // RFC 2131 3.1.5: wait at least 10 s before starting over.
+        this.enterInit(10_000);
+      }, () => {
+        if (this.st === 'checking' && this.xid === xid) this.bind(lease, null);
+      });
+      return;
+    }
+    this.bind(lease, previous);
+  }
+
+  private bind(lease: DhcpLease, previous: DhcpLease | null): void {
     const renewed = previous !== null;
     if (previous && previous.address !== lease.address) {
       this.o.iface.remove(previous);
@@ -421,13 +447,13 @@ export class DhcpClientMachine extends EventEmitter {
 
   private transmit(type: DhcpMessageTypeValue, extra: DhcpOptions, fields: Partial<DhcpMessage>, dst: Ipv4Address): void {
     const options: DhcpOptions = { messageType: type, ...extra };
-    if (type !== DhcpMessageType.RELEASE) {
+    if (type !== DhcpMessageType.RELEASE && type !== DhcpMessageType.DECLINE) {
       options.parameterList = PARAMETERS;
       options.maxMessageSize = 576;
       if (this.o.hostName !== undefined) options.hostName = this.o.hostName;
     }
     if (this.o.clientId !== undefined) options.clientId = this.o.clientId;
-    const secs = type === DhcpMessageType.RELEASE ? 0 : Math.min(0xffff, Math.floor((this.o.clock.now() - this.acquireStart) / 1000));
+    const secs = type === DhcpMessageType.RELEASE || type === DhcpMessageType.DECLINE ? 0 : Math.min(0xffff, Math.floor((this.o.clock.now() - this.acquireStart) / 1000));
     const flags = this.o.broadcastFlag && dst === IPV4_BROADCAST ? DHCP_FLAG_BROADCAST : 0;
     const msg = dhcpMessage(BOOTP_REQUEST, this.xid, this.o.iface.mac, options, { secs, flags, ...fields });
     try {

@@ -13,6 +13,8 @@ export interface LanDatagram {
   src: DhcpPeer;
   dst: DhcpPeer;
   data: Uint8Array;
+  /** Clock time it was sent (set by the LAN). */
+  at?: number;
 }
 
 interface Member {
@@ -35,7 +37,7 @@ export class MemoryLan {
     this.members.add(me);
     return {
       send: (data, dst, dport) => {
-        let d: LanDatagram = { src: { address: address(), port }, dst: { address: dst, port: dport }, data: data.slice() };
+        let d: LanDatagram = { src: { address: address(), port }, dst: { address: dst, port: dport }, data: data.slice(), at: this.clock.now() };
         this.sent.push(d);
         if (this.filter) {
           const f = this.filter(d);

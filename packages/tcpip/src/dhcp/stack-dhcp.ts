@@ -39,7 +39,11 @@ export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
   /** The servers we gave the resolver last (to tell whether someone changed them since). */
   private dnsSet: readonly Ipv4Address[] | null = null;
 
-  constructor(private readonly stack: Stack, private readonly device: string) {
+  /**
+   * `probeWait`: ms to wait for an answer to the ARP probe for a new address
+   * (0: no probe).
+   */
+  constructor(private readonly stack: Stack, private readonly device: string, private readonly probeWait = 1000) {
     if (!stack.interface(device)) throw new Error(`DHCP: no such device: ${device}`);
   }
 
@@ -72,6 +76,25 @@ export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
     }
   }
 
+  /**
+   * RFC 2131 4.4.1 / RFC 5227: an ARP request for the address from 0.0.0.0
+   * (the interface has no address yet); any answer within `probeWait` means
+   * someone has it.
+   */
+  probe(address: Ipv4Address): Promise<boolean> {
+    const s = this.stack;
+    const iface = s.interface(this.device);
+    if (!iface || this.probeWait <= 0 || iface.ip !== IPV4_ANY) return Promise.resolve(false);
+    const known = s.arp.resolve(iface, address);
+    if (known !== -1) return Promise.resolve(known !== iface.mac);
+    return new Promise((resolve) => {
+      s.clock.schedule(s.clock.now() + this.probeWait, () => {
+        const e = s.arp.list(this.device)?.find((x) => x.ip === address);
+        resolve(e !== undefined && e.mac !== null && e.mac !== iface.mac);
+      });
+    });
+  }
+
   remove(_lease: DhcpLease): void {
     this.removeRoute();
     this.stack.ipconfig(this.device, { ip: IPV4_ANY });
@@ -95,13 +118,16 @@ export class StackInterfaceConfigurator implements DhcpInterfaceConfigurator {
 
 /** A DHCP client for one device of a stack (clock and Rng from the stack). */
 export class DhcpClient extends DhcpClientMachine {
-  constructor(stack: Stack, device: string, options: Partial<Omit<DhcpClientOptions, 'clock' | 'rng' | 'socket' | 'iface'>> = {}) {
-    const iface = new StackInterfaceConfigurator(stack, device);
+  /** `probeWait`: ms to wait for an answer to the ARP probe of a new address (1000; 0: no probe). */
+  constructor(stack: Stack, device: string,
+    options: Partial<Omit<DhcpClientOptions, 'clock' | 'rng' | 'socket' | 'iface'>> & { probeWait?: number } = {}) {
+    const { probeWait, ...rest } = options;
+    const iface = new StackInterfaceConfigurator(stack, device, probeWait ?? 1000);
     // The RELEASE is unicast and may wait for ARP: keep the address a moment after it.
     super({
       clock: stack.clock, rng: stack.rng, socket: stackDhcpSocket(stack, device, DHCP_CLIENT_PORT), iface, releaseLinger: 1000,
       counters: stack.stats.get('dhcp'),
-      ...options,
+      ...rest,
     });
   }
 }

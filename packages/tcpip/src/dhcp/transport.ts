@@ -42,4 +42,9 @@ export interface DhcpInterfaceConfigurator {
   apply(lease: DhcpLease, previous: DhcpLease | null): void;
   /** Undoes `apply` (the lease expired, was refused or released). */
   remove(lease: DhcpLease): void;
+  /**
+   * Optional conflict check before a new address is used (RFC 2131 4.4.1, an
+   * ARP probe): resolves true when another host already has `address`.
+   */
+  probe?(address: Ipv4Address): Promise<boolean>;
 }
