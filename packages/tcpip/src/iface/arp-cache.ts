@@ -145,6 +145,19 @@ export class ArpCache {
     }
   }
 
+  /**
+   * `resolve` for the hot path: reads `t.iface`/`t.nextHop`, stores the MAC in
+   * `t.mac` (no number crosses the call) and says whether it is known.
+   */
+  resolveInto(t: { iface: NetworkInterface; nextHop: Ipv4Address; mac: MacAddress }): boolean {
+    const n = this.table(t.iface).get(t.nextHop | 0);
+    if (n !== undefined && n.state === 'reachable') { t.mac = n.mac; return true; }
+    const mac = this.resolve(t.iface, t.nextHop);
+    if (mac === -1) return false;
+    t.mac = mac;
+    return true;
+  }
+
   /** Holds an IPv4 packet (a copy the cache now owns) until `ip` resolves; drops the oldest when full. */
   enqueue(iface: NetworkInterface, ip: Ipv4Address, packet: Uint8Array): void {
     const n = this.table(iface).get(ip | 0);

@@ -4,9 +4,9 @@
  * router), routing decisions, fragmentation on send (DF respected) and path
  * MTU learned from ICMP.
  */
-import { BROADCAST_MAC, MacAddress } from '@pnet/nic';
+import { BROADCAST_MAC, MacAddress, ZERO_MAC } from '@pnet/nic';
 import { finishChecksum, pseudoHeaderSum, sumWords } from '../wire/checksum';
-import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4, writeEthernetSimple } from '../wire/ethernet';
+import { ETHERNET_HEADER_LENGTH, ETHERTYPE_IPV4 } from '../wire/ethernet';
 import {
   IPV4_BROADCAST, Ipv4Address, isMulticastIpv4, readIpv4,
 } from '../wire/ipv4-address';
@@ -35,6 +35,19 @@ const REASSEMBLY_DROP: Record<Exclude<ReassemblyResult, 'complete' | 'incomplete
   'bad-fragment': 'fragment-bad-length', 'no-memory': 'fragment-no-memory',
 };
 
+/**
+ * Where the frame being built goes: filled by `linkTarget`, read by
+ * `finishFrame`. Addresses travel in this object's (double) fields rather than
+ * as arguments, so the hot path boxes no numbers.
+ */
+class LinkTarget {
+  iface!: NetworkInterface;
+  nextHop = 0 as Ipv4Address;
+  /** The destination MAC; valid when `resolved`. */
+  mac = 0 as MacAddress;
+  resolved = false;
+}
+
 export class Ipv4Layer {
   /** Initial TTL of datagrams this host originates. */
   defaultTtl = 64;
@@ -54,6 +67,7 @@ export class Ipv4Layer {
   private readonly pmtu = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly rr: RouteResult;
   private readonly scratch = new Uint8Array(65535);
+  private readonly lt = new LinkTarget();
   private nextId: number;
   // The datagram being delivered (for ICMP errors a transport raises about it).
   private curBuf: Uint8Array | null = null;
@@ -133,7 +147,7 @@ export class Ipv4Layer {
     if (!Number.isInteger(length) || length < 0 || length > MAX_IP_PAYLOAD) throw new RangeError(`ip.send: payload length must be 0..${MAX_IP_PAYLOAD}, got ${length}`);
     const ttl = opts.ttl ?? this.defaultTtl;
     if (!Number.isInteger(ttl) || ttl < 1 || ttl > 255) throw new RangeError(`ip.send: bad ttl ${ttl}`);
-    const r = this.resolveRoute(dst, opts.iface);
+    const r = this.routeFor(dst | 0, opts.iface);
     if (typeof r === 'string') { countDrop(this.stats, r); return r; }
     const iface = r.iface;
     if (!iface.up) { countDrop(this.stats, 'down'); return 'down'; }
@@ -173,6 +187,9 @@ export class Ipv4Layer {
       return;
     }
     const hl = h.headerLength;
+    // The delivery's fields travel in `info` (reused; no numbers boxed across calls).
+    const info = this.info;
+    info.src = src; info.dst = dst; info.protocol = h.protocol; info.iface = iface; info.broadcast = broadcast;
     if (h.moreFragments || h.fragmentOffset !== 0) {
       const res = this.reassembler.add(h, buf, offset, offset + hl, h.totalLength - hl, this.stack.clock.now());
       if (res === 'incomplete') { this.stack.wake(); return; }
@@ -180,10 +197,12 @@ export class Ipv4Layer {
       const d = this.reassembler.completed!;
       this.reassembled++;
       const q = d.firstQuote!;
-      this.deliver(iface, src, dst, h.protocol, d.ttl, d.tos, broadcast, linkBroadcast, d.buffer, 0, this.reassembler.completeLength, true, q, 0, q.length);
+      info.ttl = d.ttl; info.tos = d.tos;
+      this.deliver(linkBroadcast, d.buffer, 0, this.reassembler.completeLength, true, q, 0, q.length);
       return;
     }
-    this.deliver(iface, src, dst, h.protocol, h.ttl, h.tos, broadcast, linkBroadcast, buf, offset + hl, h.totalLength - hl, false, buf, offset, h.totalLength);
+    info.ttl = h.ttl; info.tos = h.tos;
+    this.deliver(linkBroadcast, buf, offset + hl, h.totalLength - hl, false, buf, offset, h.totalLength);
   }
 
   /**
@@ -200,27 +219,26 @@ export class Ipv4Layer {
     return this.curIface;
   }
 
+  /** Hands the datagram described by `this.info` to its transport. */
   private deliver(
-    iface: NetworkInterface, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number,
-    broadcast: boolean, linkBroadcast: boolean, buf: Uint8Array, off: number, len: number, reassembled: boolean,
+    linkBroadcast: boolean, buf: Uint8Array, off: number, len: number, reassembled: boolean,
     qBuf: Uint8Array, qOff: number, qLen: number,
   ): void {
+    const info = this.info;
+    const protocol = info.protocol;
     const p = this.protocols[protocol];
     // No ICMP errors about link-layer broadcasts either (RFC 1122 3.2.2).
-    this.curBuf = qBuf; this.curOff = qOff; this.curLen = qLen; this.curBroadcast = broadcast || linkBroadcast; this.curIface = iface;
+    this.curBuf = qBuf; this.curOff = qOff; this.curLen = qLen; this.curBroadcast = info.broadcast || linkBroadcast; this.curIface = info.iface;
     try {
       if (p === undefined) {
         countDrop(this.stats, 'unknown-protocol');
         this.rejectCurrent(ICMP_DEST_UNREACHABLE, ICMP_PROTOCOL_UNREACHABLE);
         return;
       }
-      if (!this.transportChecksumOk(iface, protocol, buf, off, len, src, dst, reassembled)) {
+      if (!this.transportChecksumOk(info, buf, off, len, reassembled)) {
         countError(this.protocolStats(protocol), 'bad-checksum');
         return;
       }
-      const info = this.info;
-      info.src = src; info.dst = dst; info.protocol = protocol; info.ttl = ttl; info.tos = tos;
-      info.iface = iface; info.broadcast = broadcast;
       p.receive(info, buf, off, len);
     } finally {
       this.curBuf = null;
@@ -238,24 +256,22 @@ export class Ipv4Layer {
   }
 
   /** Verifies ICMP/TCP/UDP checksums unless the NIC did (never for reassembled datagrams: no NIC sees them whole). */
-  private transportChecksumOk(
-    iface: NetworkInterface, protocol: number, buf: Uint8Array, off: number, len: number, src: Ipv4Address, dst: Ipv4Address,
-    reassembled: boolean,
-  ): boolean {
-    switch (protocol) {
+  private transportChecksumOk(info: IpPacketInfo, buf: Uint8Array, off: number, len: number, reassembled: boolean): boolean {
+    const iface = info.iface;
+    switch (info.protocol) {
       case IP_PROTOCOL_ICMP:
         if (!reassembled && iface.checksumOffload('icmp').rx) return true;
         return finishChecksum(sumWords(buf, off, len)) === 0;
       case IP_PROTOCOL_TCP:
         if (!reassembled && iface.checksumOffload('tcp').rx) return true;
-        return finishChecksum(sumWords(buf, off, len, pseudoHeaderSum(src, dst, IP_PROTOCOL_TCP, len))) === 0;
+        return finishChecksum(sumWords(buf, off, len, pseudoHeaderSum(info.src, info.dst, IP_PROTOCOL_TCP, len))) === 0;
       case IP_PROTOCOL_UDP: {
         if (!reassembled && iface.checksumOffload('udp').rx) return true;
         if (len < 8) return true; // UDP counts it as truncated
         if (buf[off + 6] === 0 && buf[off + 7] === 0) return true; // no checksum
         const ulen = (buf[off + 4] << 8) | buf[off + 5];
         if (ulen < 8 || ulen > len) return true; // UDP counts the bad length
-        return finishChecksum(sumWords(buf, off, ulen, pseudoHeaderSum(src, dst, IP_PROTOCOL_UDP, ulen))) === 0;
+        return finishChecksum(sumWords(buf, off, ulen, pseudoHeaderSum(info.src, info.dst, IP_PROTOCOL_UDP, ulen))) === 0;
       }
       default: return true;
     }
@@ -274,7 +290,7 @@ export class Ipv4Layer {
       this.stack.icmp.sendError(ICMP_TIME_EXCEEDED, ICMP_TTL_EXCEEDED, 0, buf, off, total, false);
       return;
     }
-    const r = this.resolveRoute(h.dst);
+    const r = this.routeFor(h.dst | 0);
     if (typeof r === 'string') {
       countDrop(stats, r);
       const code = r === 'no-route' ? ICMP_NET_UNREACHABLE : r === 'unreachable' ? ICMP_HOST_UNREACHABLE
@@ -299,9 +315,11 @@ export class Ipv4Layer {
     setIpv4Checksum(buf, off, h.headerLength);
     this.forwarded++;
     void inIface;
-    const mac = this.linkTarget(r);
+    const resolved = this.linkTarget(r);
     if (total <= out.mtu) {
-      this.output(out, mac, r.nextHop, buf, off, total);
+      const f = this.frameFor(out, resolved, total);
+      copyBytes(buf, off, f.buf, f.offset, total);
+      this.finishFrame(f.buf, total);
       return;
     }
     // Fragment a forwarded datagram: options are not copied (every fragment gets a 20-byte header).
@@ -313,12 +331,12 @@ export class Ipv4Layer {
     for (let p = 0; p < payload; p += maxData) {
       const n = Math.min(maxData, payload - p);
       const mf = p + n < payload || h.moreFragments;
-      const frag = this.frameFor(out, mac, IPV4_MIN_HEADER + n);
+      const frag = this.frameFor(out, resolved, IPV4_MIN_HEADER + n);
       const o = frag.offset;
       writeIpv4Simple(frag.buf, o, IPV4_MIN_HEADER + n, h.id, (mf ? IPV4_FLAG_MF : 0) | ((base + p) >>> 3), h.ttl - 1,
         h.protocol, h.src, h.dst, h.tos, !out.checksumOffload('ipv4').tx);
       copyBytes(buf, off + hl + p, frag.buf, o + IPV4_MIN_HEADER, n);
-      this.finishFrame(out, mac, r.nextHop, frag.buf, IPV4_MIN_HEADER + n);
+      this.finishFrame(frag.buf, IPV4_MIN_HEADER + n);
     }
   }
 
@@ -329,13 +347,13 @@ export class Ipv4Layer {
     df: boolean, length: number, writer: PayloadWriter,
   ): IpSendResult {
     const iface = r.iface;
-    const mac = this.linkTarget(r);
+    const resolved = this.linkTarget(r);
     const total = IPV4_MIN_HEADER + length;
-    const frame = this.frameFor(iface, mac, total);
+    const frame = this.frameFor(iface, resolved, total);
     const o = frame.offset;
     writeIpv4Simple(frame.buf, o, total, id, df ? IPV4_FLAG_DF : 0, ttl, protocol, src, dst, tos, !iface.checksumOffload('ipv4').tx);
     writer.writePayload(frame.buf, o + IPV4_MIN_HEADER, length, src, dst, this.transportOffloadTx(iface, protocol));
-    return this.finishFrame(iface, mac, r.nextHop, frame.buf, total);
+    return this.finishFrame(frame.buf, total);
   }
 
   private sendFragments(
@@ -347,18 +365,18 @@ export class Ipv4Layer {
     // The NIC cannot checksum a datagram it only sees in pieces: the writer computes it.
     writer.writePayload(scratch, 0, length, src, dst, false);
     this.fragmented++;
-    const mac = this.linkTarget(r);
+    const resolved = this.linkTarget(r);
     const maxData = (mtu - IPV4_MIN_HEADER) & ~7;
     let result: IpSendResult = 'sent';
     for (let p = 0; p < length; p += maxData) {
       const n = Math.min(maxData, length - p);
       const mf = p + n < length;
-      const frame = this.frameFor(iface, mac, IPV4_MIN_HEADER + n);
+      const frame = this.frameFor(iface, resolved, IPV4_MIN_HEADER + n);
       const o = frame.offset;
       writeIpv4Simple(frame.buf, o, IPV4_MIN_HEADER + n, id, (mf ? IPV4_FLAG_MF : 0) | (p >>> 3), ttl, protocol, src, dst, tos,
         !iface.checksumOffload('ipv4').tx);
       copyBytes(scratch, p, frame.buf, o + IPV4_MIN_HEADER, n);
-      const res = this.finishFrame(iface, mac, r.nextHop, frame.buf, IPV4_MIN_HEADER + n);
+      const res = this.finishFrame(frame.buf, IPV4_MIN_HEADER + n);
       if (res !== 'sent') result = res;
     }
     return result;
@@ -373,29 +391,43 @@ export class Ipv4Layer {
     }
   }
 
-  /** The destination MAC for a route: -1 while ARP resolves it. */
-  private linkTarget(r: RouteResult): MacAddress | -1 {
-    if (r.iface.loopback) return 0 as MacAddress;
-    if (r.broadcast) return BROADCAST_MAC;
-    return this.stack.arp.resolve(r.iface, r.nextHop);
+  /** Fills `lt` for a route: the destination MAC, or resolved = false while ARP works on it. */
+  private linkTarget(r: RouteResult): boolean {
+    const lt = this.lt;
+    lt.iface = r.iface;
+    lt.nextHop = r.nextHop;
+    if (r.iface.loopback) { lt.mac = ZERO_MAC; lt.resolved = true; }
+    else if (r.broadcast) { lt.mac = BROADCAST_MAC; lt.resolved = true; }
+    else lt.resolved = this.stack.arp.resolveInto(lt);
+    return lt.resolved;
   }
 
   private readonly frame: { buf: Uint8Array; offset: number } = { buf: this.scratch, offset: 0 };
 
   /** Where to build an IP packet of `total` bytes: the NIC's tx buffer, or a fresh copy to queue behind ARP. */
-  private frameFor(iface: NetworkInterface, mac: MacAddress | -1, total: number): { buf: Uint8Array; offset: number } {
+  private frameFor(iface: NetworkInterface, resolved: boolean, total: number): { buf: Uint8Array; offset: number } {
     const f = this.frame;
-    if (mac === -1) { f.buf = new Uint8Array(total); f.offset = 0; }
+    if (!resolved) { f.buf = new Uint8Array(total); f.offset = 0; }
     else { f.buf = iface.nic.txBuffer(); f.offset = ETHERNET_HEADER_LENGTH; }
     return f;
   }
 
-  private finishFrame(iface: NetworkInterface, mac: MacAddress | -1, nextHop: Ipv4Address, buf: Uint8Array, total: number): IpSendResult {
-    if (mac === -1) {
-      this.stack.arp.enqueue(iface, nextHop, buf);
+  /** Sends (or queues behind ARP) the packet built by `frameFor` for the current `lt`. */
+  private finishFrame(buf: Uint8Array, total: number): IpSendResult {
+    const lt = this.lt;
+    const iface = lt.iface;
+    if (!lt.resolved) {
+      this.stack.arp.enqueue(iface, lt.nextHop, buf);
       return 'queued';
     }
-    writeEthernetSimple(buf, 0, mac, iface.mac, ETHERTYPE_IPV4);
+    // The Ethernet header, written here so the two 48-bit addresses are never passed (boxed) to a call.
+    const dst = lt.mac;
+    let hi = Math.floor(dst / 4294967296), lo = dst >>> 0;
+    buf[0] = hi >>> 8; buf[1] = hi & 0xff; buf[2] = lo >>> 24; buf[3] = (lo >>> 16) & 0xff; buf[4] = (lo >>> 8) & 0xff; buf[5] = lo & 0xff;
+    const src = iface.nic.capabilities.mac;
+    hi = Math.floor(src / 4294967296); lo = src >>> 0;
+    buf[6] = hi >>> 8; buf[7] = hi & 0xff; buf[8] = lo >>> 24; buf[9] = (lo >>> 16) & 0xff; buf[10] = (lo >>> 8) & 0xff; buf[11] = lo & 0xff;
+    buf[12] = ETHERTYPE_IPV4 >>> 8; buf[13] = ETHERTYPE_IPV4 & 0xff;
     if (iface.nic.transmit(buf, ETHERNET_HEADER_LENGTH + total)) {
       this.stats.tx++;
       this.stack.stats.ethernet.tx++;
@@ -405,17 +437,16 @@ export class Ipv4Layer {
     return iface.nic.linkUp ? 'sent' : 'down';
   }
 
-  /** Sends an already built packet buf[off, off+total) out of `iface` (forwarding). */
-  private output(iface: NetworkInterface, mac: MacAddress | -1, nextHop: Ipv4Address, buf: Uint8Array, off: number, total: number): void {
-    const f = this.frameFor(iface, mac, total);
-    copyBytes(buf, off, f.buf, f.offset, total);
-    this.finishFrame(iface, mac, nextHop, f.buf, total);
-  }
-
   // ---- routing ----
 
   /** The routing decision for `dst` (optionally only out of `device`), or why there is none. Reuses one object. */
   resolveRoute(dst: Ipv4Address, device?: string): RouteResult | Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> {
+    return this.routeFor(dst | 0, device);
+  }
+
+  /** `resolveRoute` taking the address as an int32 (`dst | 0`): a small integer crosses the call unboxed. */
+  private routeFor(dstI32: number, device?: string): RouteResult | Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> {
+    const dst = (dstI32 >>> 0) as Ipv4Address;
     const stack = this.stack;
     const rr = this.rr;
     rr.local = false;
