@@ -292,3 +292,19 @@ test('shutdown before the handshake completes sends the FIN right after it', (t)
   t.like(s.next(), { flags: 'FP.', seq: 1, ack: 1, len: 3 });
   t.is(s.next(), undefined);
 });
+
+test('ephemeral ports: random in the range; reused across different peers when the range is exhausted', (t) => {
+  const s = new TcpScript({ ...plain, ephemeralPortMin: 50000, ephemeralPortMax: 50001 });
+  const a = s.tcp.open({ host: '192.0.2.2', port: 80 });
+  const b = s.tcp.open({ host: '192.0.2.2', port: 80 });
+  t.deepEqual([a.localPort, b.localPort].sort(), [50000, 50001]);
+  const c = s.tcp.open({ host: '192.0.2.2', port: 81 });
+  t.true(c.localPort === 50000 || c.localPort === 50001, 'same local port, different 4-tuple');
+  t.throws(() => s.tcp.open({ host: '192.0.2.2', port: 80 }), { code: 'EADDRNOTAVAIL' } as never);
+  const ports = new Set<number>();
+  const s2 = new TcpScript(plain);
+  for (let i = 0; i < 50; i++) ports.add(s2.tcp.open({ host: '192.0.2.2', port: 80 }).localPort);
+  t.is(ports.size, 50);
+  t.true([...ports].every((p) => p >= 49152 && p <= 65535));
+  t.false([...ports].every((p, i, arr) => i === 0 || p === arr[i - 1] + 1), 'not simply sequential from a fixed start');
+});

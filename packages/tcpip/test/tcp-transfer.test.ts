@@ -152,3 +152,13 @@ test('window scaling and timestamps between two of our stacks; large buffers fil
   t.is(r.server.sndWscale, 7);
   t.true(r.server.maxSndWnd > 65535 * 8, 'windows far above 64 KB');
 });
+
+test('loopback: a connection within one Stack over lo (MSS from lo\'s MTU)', (t) => {
+  const clock = new VirtualClock();
+  const st = new Stack({ clock, rng: new Rng(77), name: 'lo' });
+  st.start();
+  const r = bidirectional(clock, st.tcp, st.tcp, ipv4(127, 0, 0, 1), MB);
+  t.is(sha(r.toServer), sha(r.sent1));
+  t.is(sha(r.toClient), sha(r.sent2));
+  t.is(r.client.effMss, 16384 - 40 - 12);
+});

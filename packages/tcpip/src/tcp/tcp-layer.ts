@@ -543,14 +543,22 @@ export class TcpLayer implements TcpConnectionIo {
     if (n <= 0) this.portUse.delete(port); else this.portUse.set(port, n);
   }
 
-  /** A random free port from the ephemeral range (random start, then sequential search: RFC 6056 3.3.2). */
-  private ephemeralPort(_local: Ipv4Address, _remote: Ipv4Address, _remotePort: number): number {
+  /**
+   * A random port from the ephemeral range (random start, then sequential search: RFC 6056 3.3.2).
+   * For a connection only the 4-tuple must be unique (so TIME-WAIT toward one peer does not use up
+   * ports for all); a listener needs a port nothing else uses. Ports with listeners are never picked.
+   */
+  private ephemeralPort(local: Ipv4Address, remote: Ipv4Address, remotePort: number): number {
     const lo = this.config.ephemeralPortMin;
     const n = this.config.ephemeralPortMax - lo + 1;
     const start = this.rng.nextInt(n);
-    for (let i = 0; i < n; i++) {
-      const p = lo + ((start + i) % n);
-      if (!this.portUse.has(p)) return p;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < n; i++) {
+        const p = lo + ((start + i) % n);
+        if (!this.portUse.has(p)) return p;
+        if (pass === 1 && remotePort !== 0 && !this.listeners.has(p) && !this.lookup(local, p, remote, remotePort)) return p;
+      }
+      if (remotePort === 0) break;
     }
     throw new TcpError('EADDRNOTAVAIL', 'no free ephemeral port');
   }
