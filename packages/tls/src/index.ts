@@ -12,6 +12,6 @@ export { stackTransport } from './stack-transport';
 export type { StackForTransport, StackTcpServer, StackTransportOptions, TransportClock } from './stack-transport';
 // Run-time test certificates (CA, leaves, the bad cases) for tests of this and upper layers, and the embedded world's boot.
 export {
-  createAuthority, DEFAULT_TEST_NAMES, issueCertificate, parseCertificate, selfSignedCertificate, testCertificates,
+  createAuthority, createIntermediate, DEFAULT_TEST_NAMES, issueCertificate, parseCertificate, selfSignedCertificate, testCertificates,
 } from './testing/certs';
 export type { CertificateAndKey, CertificateFiles, CertificateOptions, KeyType, TestAuthority, TestCertificates } from './testing/certs';

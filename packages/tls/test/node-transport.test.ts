@@ -8,7 +8,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { isSecureStream, ListenOptions, nodeTransport, SessionCache, StreamServer, TransportError, waitForSession } from '../src';
-import { testCertificates } from '../src/testing/certs';
+import { createAuthority, createIntermediate, issueCertificate, testCertificates } from '../src/testing/certs';
 import { readAll, readUntil } from './helpers';
 
 const certs = testCertificates();
@@ -520,6 +520,26 @@ test('garbage from the wire never takes the TLS server down: each bad client is 
     t.is(served, 1);
     t.true(errors.length > 0);
     t.true(errors.every((e) => e instanceof TransportError && e.tls));
+  } finally {
+    await server.close();
+  }
+});
+
+test('chains through an intermediate: verified when it leads to a trusted root, unknown CA when its root is missing', async (t) => {
+  const root = createAuthority({ commonName: 'pnet chain root' });
+  const intermediate = createIntermediate(root);
+  const leaf = issueCertificate(intermediate, { names: ['localhost'] });
+  const server = await echoServer({ key: leaf.key, cert: leaf.cert + intermediate.cert });
+  try {
+    const s = await nodeTransport().connect({ host: 'localhost', port: server.port, secure: true, ca: root.cert });
+    t.true((s as TLSSocket).authorized);
+    t.is((s as TLSSocket).getPeerCertificate(true).issuerCertificate.subject.CN, 'pnet chain root intermediate');
+    s.destroy();
+    const err = await t.throwsAsync(nodeTransport().connect({ host: 'localhost', port: server.port, secure: true, ca: certs.ca.cert }),
+      { instanceOf: TransportError });
+    t.is(err!.code, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    t.is(err!.kind, 'unknown-ca');
+    t.regex(err!.message, /unknown CA: the issuer of the server certificate is not trusted/);
   } finally {
     await server.close();
   }

@@ -160,6 +160,17 @@ export function createAuthority(options: CertificateOptions = {}): TestAuthority
   return { commonName, cert: toPem('CERTIFICATE', der), key: pemKey(privateKey), privateKey, keyId };
 }
 
+/** An intermediate CA signed by `parent` (servers then send leaf + intermediate as their chain). */
+export function createIntermediate(parent: TestAuthority, options: CertificateOptions = {}): TestAuthority {
+  const commonName = options.commonName ?? `${parent.commonName} intermediate`;
+  const { privateKey, publicKey } = newKey(options.keyType ?? 'ec');
+  const { der, keyId } = build({
+    subject: commonName, issuer: parent.commonName, publicKey, signer: parent.privateKey, issuerKeyId: parent.keyId,
+    ...defaultValidity(options), isCa: true, names: [],
+  });
+  return { commonName, cert: toPem('CERTIFICATE', der), key: pemKey(privateKey), privateKey, keyId };
+}
+
 /** A leaf certificate for `names`, signed by `ca`. */
 export function issueCertificate(ca: TestAuthority, options: CertificateOptions = {}): CertificateAndKey {
   const names = options.names ?? ['localhost', '127.0.0.1'];
