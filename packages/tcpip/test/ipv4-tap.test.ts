@@ -19,9 +19,9 @@ const GUARD_MS = 15_000;
 
 interface Rig { host: TestHost; stack: Stack; pcapPath: string; pcap: PcapWriter }
 
-async function rig(t: ExecutionContext, label: string): Promise<Rig> {
+async function rig(t: ExecutionContext, label: string, arpAccept = false): Promise<Rig> {
   const clock = new RealClock();
-  const host = await TestHost.create(t, { label, tap: { clock } });
+  const host = await TestHost.create(t, { label, tap: { clock }, arpAccept });
   const nic = host.nic!;
   const pcapPath = path.join(host.dir, `${label}.pcap`);
   const pcap = new PcapWriter({ path: pcapPath });
@@ -54,8 +54,14 @@ function guard<T>(p: Promise<T>, what: string): Promise<T> {
 }
 
 rootTest.serial('kernel pings us (56 and 4000 bytes: fragmented both ways); we ping the kernel (56 and 4000 bytes)', async (t) => {
-  const r = await rig(t, 'ping');
+  const r = await rig(t, 'ping', true);
   const { host, stack } = r;
+  // Configuring the address sent a gratuitous ARP: the kernel (arp_accept=1) learned our MAC before any traffic.
+  const us = host.nic!.capabilities.mac;
+  const learned = () => host.neighbours().some((n) => n.ip === host.peerAddress && n.mac === us);
+  for (let waited = 0; !learned() && waited < GUARD_MS; waited += 20) await new Promise((res) => setTimeout(res, 20));
+  t.true(learned(), `kernel neighbours: ${host.nsIp('neigh')}`);
+  t.is(stack.stats.arp.tx, 1);
   const small = await host.exec(['ping', '-n', '-c', '3', '-i', '0.2', '-W', '3', host.peerAddress], { check: false });
   t.is(small.code, 0, small.stdout + small.stderr);
   t.regex(small.stdout, /3 received/);
