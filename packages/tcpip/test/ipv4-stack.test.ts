@@ -512,8 +512,13 @@ test('loopback: 127.0.0.1 and our own address answer locally, nothing goes on th
   const sock = s.stack.udp.bind({ port: 7, address: '127.0.0.1' });
   const got: string[] = [];
   sock.on('message', (d, r) => got.push(`${d} ${r.iface}`));
-  s.stack.udp.bind().send('hi', 7, '127.0.0.1');
+  const client = s.stack.udp.bind();
+  const errors: string[] = [];
+  client.on('icmpError', (e) => errors.push(`${e.kind} ${e.port}`));
+  client.send('hi', 7, '127.0.0.1');
+  client.send('anyone?', 8, '127.0.0.1');
   s.settle();
   t.deepEqual(got, ['hi lo']);
+  t.deepEqual(errors, ['port-unreachable 8']);
   s.recvNothing();
 });
