@@ -183,3 +183,33 @@ test('property: mutated responses settle as a response or an error, never an unc
     { numRuns: 300 },
   );
 });
+
+test('property: the client reads every split of a valid response the same as the whole', async (t) => {
+  const serveIn = (bytes: Buffer, cuts: number[]) => memoryTransport((server: Duplex) => {
+    server.once('data', async () => {
+      const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+      let prev = 0;
+      for (const p of [...points, bytes.length]) {
+        if (p > prev) server.write(bytes.subarray(prev, p));
+        prev = p;
+        await settle(1);
+      }
+      server.end();
+    });
+    server.on('error', () => {});
+  });
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...validResponses.filter((r) => !r.includes('Location'))), fc.array(fc.nat(), { maxLength: 12 }), async (valid, cuts) => {
+      const bytes = Buffer.from(valid, 'latin1');
+      const whole = new HttpClient({ transport: serveIn(bytes, []), timeouts: { idle: 0, firstByte: 0 } });
+      const split = new HttpClient({ transport: serveIn(bytes, cuts), timeouts: { idle: 0, firstByte: 0 } });
+      const a = await outcome(whole, 'http://example.test/');
+      const b = await outcome(split, 'http://example.test/');
+      whole.close();
+      split.close();
+      t.true(a.startsWith('ok:'), a);
+      t.is(b, a);
+    }),
+    { numRuns: 60 },
+  );
+});
