@@ -95,6 +95,11 @@ test('a SYN frame to a closed port gets an RST frame; a corrupted segment is dro
   t.is(r.ack, 6);
   s.send(tcpFrame({ flags: 'S', seq: 5, dstPort: 81, badChecksum: true }));
   s.recvNothing();
+  const st = s.stack.stats.get('tcp');
+  t.is(st.drops['no-connection'], 1, 'TCP mirrors its drops into stack.stats');
+  t.is(st.errors['bad-checksum'], 1, 'counted by IP');
+  t.is(st.rx, 1);
+  t.is(st.tx, 1);
 });
 
 test('with TCP transmit checksum offload the stack leaves the checksum to the NIC', (t) => {

@@ -53,7 +53,19 @@ export interface TcpHost {
   };
   /** Tells the host's driver that pollAt() may have moved earlier (a Stack has it). */
   wake?(): void;
+  /** The Stack's per-protocol counters: TCP mirrors rx/tx, drops and errors into `stats.get('tcp')`. */
+  readonly stats?: { get(name: string): HostProtocolStats };
 }
+
+export interface HostProtocolStats {
+  rx: number;
+  tx: number;
+  drops: Record<string, number>;
+  errors: Record<string, number>;
+}
+
+/** Reasons that mean the input was malformed (an error), not merely unwanted (a drop). */
+const MALFORMED = new Set(['truncated', 'bad-data-offset', 'bad-option', 'checksum', 'port-zero', 'icmp-short']);
 
 /** What IP tells us about a received datagram (DESIGN.md IpPacketInfo). */
 export interface TcpPacketInfo {
@@ -180,6 +192,7 @@ export class TcpLayer implements TcpConnectionIo {
     this.wakeAt = Infinity;
     this.poll(this.clock.now());
   };
+  private readonly hostStats: HostProtocolStats | null;
   private challengeWindowStart = -Infinity;
   private challengeCount = 0;
   private connCount = 0;
@@ -197,6 +210,7 @@ export class TcpLayer implements TcpConnectionIo {
       rx: 0, tx: 0, drops: 0, errors: {} as Record<string, number>, activeOpens: 0, passiveOpens: 0, connections: 0,
     });
     this.counters = this.stats;
+    this.hostStats = host.stats && typeof host.stats.get === 'function' ? host.stats.get('tcp') : null;
     if (this.config.ttl !== undefined) this.sendOpts.ttl = this.config.ttl;
     if (typeof host.ip.register === 'function') host.ip.register(this);
   }
@@ -301,6 +315,7 @@ export class TcpLayer implements TcpConnectionIo {
   receive(info: TcpPacketInfo, payload: Uint8Array, offset: number, length: number): void {
     const stats = this.stats;
     stats.rx++;
+    if (this.hostStats) this.hostStats.rx++;
     if (info.broadcast || isMulticastIpv4(info.dst)) { this.drop('broadcast'); return; }
     // IP verifies transport checksums (DESIGN.md); `verifyChecksums` re-checks for hosts that do not.
     if (this.config.verifyChecksums && !this.offload(info.iface).rx && length >= 0 && offset >= 0 && offset + length <= payload.length &&
@@ -435,6 +450,7 @@ export class TcpLayer implements TcpConnectionIo {
     const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
     w.conn = null;
     this.stats.tx++;
+    if (this.hostStats) this.hostStats.tx++;
     if (result === 'sent' || result === 'queued') return true;
     this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
     if (result === 'too-big') conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
@@ -589,12 +605,18 @@ export class TcpLayer implements TcpConnectionIo {
     this.stats.rstOut++;
     this.stats.segmentsOut++;
     this.stats.tx++;
+    if (this.hostStats) this.hostStats.tx++;
     this.host.ip.send(o, TCP_HEADER_LENGTH, w);
   }
 
   private drop(reason: string): void {
     this.stats.drops++;
     this.stats.errors[reason] = (this.stats.errors[reason] ?? 0) + 1;
+    const hs = this.hostStats;
+    if (hs) {
+      const rec = MALFORMED.has(reason) ? hs.errors : hs.drops;
+      rec[reason] = (rec[reason] ?? 0) + 1;
+    }
   }
 
   /** Keeps one clock wake-up at the earliest connection deadline. */
