@@ -90,4 +90,7 @@ test('forwarding off: nothing is forwarded, nothing is answered', (t) => {
   const r = router();
   r.send(ethernet({ dst: BROADCAST_MAC, src: LEFT }, leftToRight())).recvNothing({ nic: 'eth1' });
   t.is(r.stack.stats.ipv4.drops['link-broadcast-not-forwarded'], 1);
+  // Nor anything from or to 0.0.0.0.
+  r.send(ethernet({ dst: R0, src: LEFT }, ipv4({ src: '0.0.0.0', dst: '198.51.100.2', protocol: IP_PROTOCOL_ICMP }, echoRequest(1, 1)))).recvNothing({ nic: 'eth1' });
+  t.is(r.stack.stats.ipv4.drops['bad-address'], 1);
 });

@@ -274,7 +274,7 @@ export class Stack {
 
   private pollInterface(iface: NetworkInterface): void {
     const ring = iface.nic.rx;
-    let budget = iface.nic.capabilities.maxBurst;
+    let budget = Math.max(1, iface.nic.capabilities.maxBurst);
     while (budget-- > 0) {
       const f = ring.peek();
       if (f === null) return;

@@ -283,7 +283,7 @@ export class Ipv4Layer {
     const stats = this.stats;
     if (!this.stack.forwarding) { countDrop(stats, 'not-for-us'); return; }
     if (linkBroadcast) { countDrop(stats, 'link-broadcast-not-forwarded'); return; }
-    if (h.src === 0) { countDrop(stats, 'bad-source'); return; }
+    if (h.src === 0 || h.dst === 0) { countDrop(stats, 'bad-address'); return; }
     const total = h.totalLength;
     if (h.ttl <= 1) {
       countDrop(stats, 'ttl-exceeded');
