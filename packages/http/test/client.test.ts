@@ -520,3 +520,14 @@ test('a response that ends while the request body is still going out frees the c
     await raw.close();
   }
 });
+
+test('a refused connection rejects with HTTP_CONNECTION_FAILED and frees its pool slot', async (t) => {
+  const raw = await rawServer(() => {});
+  const port = raw.port;
+  await raw.close(); // nothing listens there now
+  const client = new HttpClient({ transport: loopbackTransport(), maxSocketsPerOrigin: 1 });
+  t.is(await rejectionCode(client.request(`http://127.0.0.1:${port}/`)), 'HTTP_CONNECTION_FAILED');
+  t.is(await rejectionCode(client.request(`http://127.0.0.1:${port}/`)), 'HTTP_CONNECTION_FAILED');
+  t.deepEqual(Object.values(client.pool.stats()).map((x) => x.total), [0]);
+  client.close();
+});

@@ -324,3 +324,17 @@ test('pause() holds incoming messages until resume(); frames sent with the 101 a
   ws.close();
   await ws.closed;
 });
+
+test('a handshake that never gets an answer times out on the injected clock', async (t) => {
+  const clock = new ManualClock();
+  let asked!: () => void;
+  const seen = new Promise<void>((r) => (asked = r));
+  const silent = await rawServer((sock) => onRequestHead(sock, () => asked()));
+  const p = connectWebSocket(`ws://127.0.0.1:${silent.port}/`, { transport: loopbackTransport(), clock, timeout: 3000 });
+  p.catch(() => {});
+  await seen;
+  clock.advance(3000);
+  const err = await t.throwsAsync(p);
+  t.is((err as HttpError).code, 'HTTP_CONNECT_TIMEOUT');
+  await silent.close();
+});
