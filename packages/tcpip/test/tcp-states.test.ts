@@ -308,3 +308,29 @@ test('ephemeral ports: random in the range; reused across different peers when t
   t.true([...ports].every((p) => p >= 49152 && p <= 65535));
   t.false([...ports].every((p, i, arr) => i === 0 || p === arr[i - 1] + 1), 'not simply sequential from a fixed start');
 });
+
+test('sequence numbers wrap around 2^32 in both directions', (t) => {
+  const s = new TcpScript(plain);
+  s.peerIsn = 0xfffff000; // the peer's data crosses 2^32 after 4 KB
+  (s.tcp as unknown as { isn: { next: () => number } }).isn.next = () => 0xffffff00; // and so does ours after 255 bytes
+  const c = s.acceptOne();
+  t.is(c.iss, 0xffffff00);
+  const chunks = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => Buffer.alloc(1000, i + 1));
+  // Out of order around the wrap: 2, 0, 1, then the rest; a duplicate too.
+  for (const i of [2, 0, 1, 3, 5, 4, 6, 7, 3]) s.inject({ flags: '.', seq: 1 + i * 1000, ack: 1, data: chunks[i] });
+  t.true(c.rcvNxt < 0x10000, 'RCV.NXT wrapped');
+  t.deepEqual(c.readBuffer(), Buffer.concat(chunks));
+  s.clear();
+  c.write(Buffer.alloc(3000, 9));
+  t.deepEqual(s.out.map((x) => [x.seq, x.len]), [[1, 1460], [1461, 1460]]);
+  t.is(s.out[1].absSeq, 0x4b5, 'the second segment starts past 2^32');
+  s.clear();
+  s.inject({ flags: '.', seq: 8001, ack: 2921 });
+  t.true(c.sndUna < 0x10000, 'SND.UNA wrapped');
+  t.like(s.next(), { seq: 2921, len: 80 });
+  s.inject({ flags: '.', seq: 8001, ack: 3001 });
+  t.is(c.flightSize, 0);
+  c.shutdown();
+  s.inject({ flags: 'F.', seq: 8001, ack: 3002 });
+  t.is(c.state, 'TIME-WAIT');
+});
