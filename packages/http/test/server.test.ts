@@ -312,3 +312,25 @@ test('a stalled request body times out on the injected clock; the connection clo
   await closed;
   t.is(bodyError, 'HTTP_IDLE_TIMEOUT');
 });
+
+test('a pipelined request served after the keep-alive pause is not cut by the keep-alive timer', async (t) => {
+  const clock = new ManualClock();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let started = 0;
+  const server = new HttpServer(async (req, res) => {
+    started++;
+    if (req.target === '/slow') await gate;
+    res.end(req.target);
+  }, { clock, keepAliveTimeout: 1000 });
+  const [client, serverEnd] = duplexPair();
+  server.handle(serverEnd);
+  const reply = collect(client);
+  client.write('GET /fast HTTP/1.1\r\nHost: a\r\n\r\nGET /slow HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  for (let i = 0; i < 50 && started < 2; i++) await settle(2);
+  t.is(started, 2);
+  clock.advance(5000); // far past the keep-alive timeout while /slow is being served
+  release();
+  const out = (await reply).toString('latin1');
+  t.regex(out, /\/fast[^]*\/slow$/);
+});

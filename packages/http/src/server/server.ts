@@ -310,7 +310,7 @@ class ServerConnection {
         if (!this.req.body.destroyed) this.req.body.push(null);
         this.maybeNext();
       },
-      onError: (err) => this.reject(err.code === 'HTTP_HEADER_OVERFLOW' ? 431 : err.code === 'HTTP_INVALID_TRANSFER_ENCODING' ? 501 : 400, err.message),
+      onError: (err) => this.reject(err.code === 'HTTP_HEADER_OVERFLOW' ? 431 : err.code === 'HTTP_INVALID_TRANSFER_ENCODING' ? 501 : 400, err.message, err),
     }, options.limits);
     socket.on('data', (d: Buffer) => {
       if (this.upgraded) return;
@@ -424,21 +424,21 @@ class ServerConnection {
       this.close();
       return;
     }
-    this.keepAliveTimer.start(this.options.keepAliveTimeout ?? 5000);
     this.bodyPaused = false;
     this.socket.resume();
-    this.parser.reset();
-    if (!this.parser.idle && !this.parser.done) this.headersTimer.start(this.options.headersTimeout ?? 30_000);
+    this.parser.reset(); // may start serving a pipelined request at once
+    if (this.parser.idle) this.keepAliveTimer.start(this.options.keepAliveTimeout ?? 5000);
+    else if (!this.req && !this.closed) this.headersTimer.start(this.options.headersTimeout ?? 30_000);
   }
 
   /** Answers a bad request with `status` and closes. */
-  private reject(status: number, message: string): void {
+  private reject(status: number, message: string, err?: HttpError): void {
     this.headersTimer.stop();
     this.parser.destroy();
     if (this.req && this.res) {
       // A request was already being served: its body is broken. Answer 400 if the handler has not answered yet.
       const res = this.res;
-      if (!this.req.body.destroyed) this.req.body.destroy(new HttpError('HTTP_INVALID_CHUNK', message));
+      if (!this.req.body.destroyed) this.req.body.destroy(err ?? new HttpError('HTTP_PREMATURE_CLOSE', message));
       if (res.headersSent || this.socket.destroyed) {
         this.close();
         return;
