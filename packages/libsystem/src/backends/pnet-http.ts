@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { StreamTransport } from '@pnet/tls';
-import { acceptWebSocket, connectWebSocket, HttpClient, HttpServer, type HttpClock, type WebSocket } from '@pnet/http';
+import { acceptWebSocket, connectWebSocket, HttpClient, HttpServer, type HttpClock, type RandomSource, type WebSocket } from '@pnet/http';
 import type { HttpClientBackend, HttpServerBackend, MessageSocket, NetworkBackends, WebSocketBackend, WebSocketServerBackend } from './backends';
 
 export function pnetHttpClient(client: HttpClient): HttpClientBackend {
@@ -83,10 +83,10 @@ class PnetMessageSocket extends EventEmitter implements MessageSocket {
   }
 }
 
-export function pnetWebSockets(transport: StreamTransport, clock?: HttpClock): WebSocketBackend {
+export function pnetWebSockets(transport: StreamTransport, clock?: HttpClock, random?: RandomSource): WebSocketBackend {
   return {
     connect(url, options) {
-      return new PnetMessageSocket(connectWebSocket(url, { transport, headers: options.headers, ...(clock ? { clock } : {}) }));
+      return new PnetMessageSocket(connectWebSocket(url, { transport, headers: options.headers, ...(clock ? { clock } : {}), ...(random ? { random } : {}) }));
     },
   };
 }
@@ -119,14 +119,14 @@ export function pnetWebSocketServer(transport: StreamTransport, clock?: HttpCloc
  * with @pnet/http on top. `clock` times their timeouts (a Stack's clock keeps
  * a virtual-time simulation deterministic); default Node timers.
  */
-export function streamBackends(transport: StreamTransport, options: { clock?: HttpClock } = {}): NetworkBackends & { close(): void } {
+export function streamBackends(transport: StreamTransport, options: { clock?: HttpClock; random?: RandomSource } = {}): NetworkBackends & { close(): void } {
   const clock = options.clock;
   const client = new HttpClient({ transport, ...(clock ? { clock } : {}) });
   return {
     streams: transport,
     http: pnetHttpClient(client),
     httpServer: pnetHttpServer(transport, clock),
-    websockets: pnetWebSockets(transport, clock),
+    websockets: pnetWebSockets(transport, clock, options.random),
     websocketServer: pnetWebSocketServer(transport, clock),
     close: () => client.close(),
   };

@@ -3,8 +3,8 @@
  * DNS, `example.test`, `echo.test`) on simulated links, built from the lower
  * layers' servers. This module is its boundary: `boot()` with no `nic`
  * option calls `startEmbeddedWorld` and runs the facade over the backends
- * it returns. It is assembled separately; until then it reports that it is
- * not available.
+ * it returns. `embedded-world.ts` assembles it and registers itself below
+ * (`registerEmbeddedWorld(null)` takes it away again, e.g. in tests).
  */
 import type { Clock, Impairments } from '@pnet/nic';
 import type { Stack } from '@pnet/tcpip';
@@ -45,3 +45,12 @@ export function startEmbeddedWorld(options: WorldOptions): Promise<EmbeddedWorld
   }
   return factory(options);
 }
+
+// The world assembled from the lower layers (after the declarations above: embedded-world.ts imports their types only).
+import { createEmbeddedWorld } from './embedded-world';
+registerEmbeddedWorld(createEmbeddedWorld);
+export { createEmbeddedWorld, hostBackends, withTlsDefaults, WORLD } from './embedded-world';
+export type { EmbeddedWorldDetails, EmbeddedWorldOptions, WorldTlsOptions } from './embedded-world';
+export { PumpedClock } from './pump-clock';
+export { worldCertificates } from './certificates';
+export type { WorldCertificates } from './certificates';
