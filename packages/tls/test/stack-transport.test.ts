@@ -159,7 +159,7 @@ test('session resumption over pnet TCP', async (t) => {
   }
 });
 
-for (const seed of [1, 2, 3]) {
+for (const seed of [1, 2]) {
   test(`5 % loss and reordering each way (seed ${seed}): 300 kB up and down, identical SHA-256`, async (t) => {
     const w = world({ seed, impair: { loss: 0.05, reorder: 0.05, reorderGap: 3 } });
     try {
@@ -181,14 +181,14 @@ for (const seed of [1, 2, 3]) {
 }
 
 for (const window of [1024, 4096]) {
-  test(`receive and send buffers of ${window} B (well under a 16 KiB TLS record): 1 MB each way with a slow reader, no deadlock`, async (t) => {
+  test(`receive and send buffers of ${window} B (well under a 16 KiB TLS record): 512 kB each way with a slow reader, no deadlock`, async (t) => {
     const small = { receiveBufferSize: window, sendBufferSize: window, windowScaling: false };
     const w = world({ clientTcp: small, serverTcp: small, impair: { loss: 0.01 } });
     try {
-      const download = pattern(1_000_000, 9);
+      const download = pattern(512_000, 9);
       const server = await w.tServer.listen({ port: 443, secure: { key: certs.server.key, cert: certs.server.cert } }, digestServer(download));
       const s = await w.clock.drive(w.tClient.connect({ host: 'example.test', port: 443, secure: true }));
-      const upload = pattern(1_000_000, 8);
+      const upload = pattern(512_000, 8);
       const r = await w.clock.drive(exchange(s, upload, { slowReader: true }));
       t.is(r.digest, sha256(upload));
       t.is(sha256(r.download), sha256(download));

@@ -36,9 +36,9 @@ export async function rig(t: ExecutionContext, label: string) {
   return { host, stack, transport };
 }
 
-/** A 50 MB file of random bytes in `dir`, and its SHA-256. */
-export function bigFile(dir: string): { file: string; sha256: string } {
-  const data = randomBytes(BIG);
+/** A file of `size` random bytes (default 50 MB) in `dir`, and its SHA-256. */
+export function bigFile(dir: string, size = BIG): { file: string; sha256: string } {
+  const data = randomBytes(size);
   const file = path.join(dir, 'big.bin');
   fs.writeFileSync(file, data);
   return { file, sha256: createHash('sha256').update(data).digest('hex') };

@@ -1,7 +1,7 @@
 /**
  * Our TLS server on pnet's stack over a TAP device, against real TLS clients
  * (curl, openssl s_client) in a network namespace the test creates: TLS 1.2
- * and 1.3, ALPN, session resumption, client certificates, and a 50 MB upload
+ * and 1.3, ALPN, session resumption, client certificates, and a 20 MB upload
  * from curl whose SHA-256 the server must compute identically.
  * Needs root: skips loudly without (fails with CI=true).
  */
@@ -13,6 +13,7 @@ import { ServerSecureOptions } from '../src';
 import { bigFile, certs, guard, requireRoot, rig } from './tap-rig';
 
 const rootTest = requireRoot(test, { commands: ['openssl', 'curl'] });
+const UPLOAD = 20 * 1024 * 1024;
 
 /**
  * A minimal HTTP/1.1 responder (no upper layer: tests may only use lower
@@ -73,12 +74,12 @@ for (const [flags, version] of [[['--tlsv1.2', '--tls-max', '1.2'], 'TLSv1.2'], 
   });
 }
 
-rootTest.serial('curl uploads 50 MB to our server on pnet over TAP; the server computes the same SHA-256', async (t) => {
+rootTest.serial('curl uploads 20 MB to our server on pnet over TAP; the server computes the same SHA-256', async (t) => {
   const { host } = await serve(t, 'tls-curl-up');
-  const { file, sha256 } = bigFile(host.dir);
+  const { file, sha256 } = bigFile(host.dir, UPLOAD);
   const r = await guard(host.exec(curlArgs(host.peerAddress, ['--data-binary', `@${file}`, '-H', 'Content-Type: application/octet-stream'])), 'curl upload');
   const [sha, length] = r.stdout.trim().split(' ');
-  t.is(length, String(50 * 1024 * 1024));
+  t.is(length, String(UPLOAD));
   t.is(sha, sha256);
 });
 
