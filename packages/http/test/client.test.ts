@@ -253,6 +253,8 @@ test('a stale pooled connection is retried once for idempotent requests', async 
     await settle();
     t.is(await (await client.request(url, { method: 'PUT', body: 'x' })).text(), 'ok');
     t.is(conns(), 2);
+    t.is(client.stats.retries, 1);
+    t.is(client.stats.requests, 3);
   } finally {
     client.close();
     await raw.close();
@@ -313,7 +315,9 @@ test('redirects: followed to the end, 303 becomes GET, 307/308 keep method and b
     t.is(noFollow.status, 302);
     t.is(noFollow.headers.get('location'), '/get');
     await noFollow.buffer();
+    const before = client.stats.redirects;
     const sixteen = await client.request(`${s.url}/redirect/16`);
+    t.is(client.stats.redirects - before, 16);
     t.is(sixteen.redirects.length, 16);
     await sixteen.buffer();
     const err = await t.throwsAsync(client.request(`${s.url}/loop/0`));

@@ -125,6 +125,8 @@ test('bad requests get 400 / 431 / 501 and a closed connection', async (t) => {
     t.regex(await rawExchange(s.port, 'POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'), /^HTTP\/1\.1 501 /);
     t.regex(await rawExchange(s.port, 'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'), /^HTTP\/1\.1 400 /);
     t.regex(await rawExchange(s.port, 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n'), /^HTTP\/1\.1 400 [^]*invalid chunk-size line/);
+    t.is(s.server.stats.badRequests, 5);
+    t.is(s.server.stats.requests, 1);
   } finally {
     await s.close();
   }
@@ -170,6 +172,7 @@ test('a handler that throws gets a 500; the server keeps serving', async (t) => 
     t.is((await client.request(`http://127.0.0.1:${s.port}/reject`)).status, 500);
     t.is(await (await client.request(`http://127.0.0.1:${s.port}/ok`)).text(), 'fine');
     t.is(errors.length, 2);
+    t.is(s.server.stats.handlerErrors, 2);
   } finally {
     client.close();
     await s.close();

@@ -104,6 +104,16 @@ export class HttpResponse {
   }
 }
 
+export interface ClientStats {
+  /** Exchanges started (redirect hops and retries included). */
+  requests: number;
+  /** Requests sent again after a stale pooled connection failed. */
+  retries: number;
+  redirects: number;
+  /** Exchanges that failed before a response head (network, protocol, timeout). */
+  failures: number;
+}
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const DEFAULT_TIMEOUTS: Required<ClientTimeouts> = { connect: 30_000, firstByte: 60_000, idle: 60_000, continue: 1000 };
@@ -116,6 +126,8 @@ export class HttpClient {
   readonly pool: ConnectionPool;
   private readonly clock: HttpClock;
   private readonly timeouts: Required<ClientTimeouts>;
+  /** Counters for diagnostics. */
+  readonly stats: ClientStats = { requests: 0, retries: 0, redirects: 0, failures: 0 };
 
   constructor(options: HttpClientOptions) {
     if (!options || typeof options.transport?.connect !== 'function') throw new TypeError('HttpClient: options.transport must be a StreamTransport');
@@ -206,6 +218,7 @@ export class HttpClient {
         for (const h of ['authorization', 'cookie', 'proxy-authorization']) headers.delete(h);
       }
       headers.delete('host');
+      this.stats.redirects++;
       next.hash = '';
       followed.push(next.href);
       url = next;
@@ -248,6 +261,7 @@ export class HttpClient {
       const { conn, reused } = signal ? await raceAbort(acquiring, signal, (a) => a.conn.destroy()) : await acquiring;
       const onAbort = () => conn.destroy(aborted());
       signal?.addEventListener('abort', onAbort, { once: true });
+      this.stats.requests++;
       try {
         const raw = await conn.send(wire);
         if (signal) void raw.finished.then(() => signal.removeEventListener('abort', onAbort));
@@ -256,7 +270,11 @@ export class HttpClient {
         signal?.removeEventListener('abort', onAbort);
         const stale = reused && conn.receivedThisExchange === 0 && err instanceof HttpError &&
           (err.code === 'HTTP_PREMATURE_CLOSE' || err.code === 'HTTP_CONNECTION_FAILED');
-        if (attempt === 0 && stale && IDEMPOTENT.has(method.toUpperCase()) && replayable) continue;
+        if (attempt === 0 && stale && IDEMPOTENT.has(method.toUpperCase()) && replayable) {
+          this.stats.retries++;
+          continue;
+        }
+        this.stats.failures++;
         throw err;
       }
     }

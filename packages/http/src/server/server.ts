@@ -37,6 +37,17 @@ export interface ServerRequest {
   socket: Duplex;
 }
 
+export interface ServerStats {
+  connections: number;
+  requests: number;
+  /** Requests refused as malformed (400, 431, 501) or with a broken body. */
+  badRequests: number;
+  /** Handlers that threw or rejected. */
+  handlerErrors: number;
+  /** Heads or bodies that stalled past their timeout. */
+  timeouts: number;
+}
+
 export type RequestHandler = (req: ServerRequest, res: ServerResponse) => void | Promise<void>;
 /** Takes over the stream for an `Upgrade` request; `head` holds bytes that came after the request head. */
 export type UpgradeHandler = (req: ServerRequest, socket: Duplex, head: Buffer) => void;
@@ -227,6 +238,8 @@ export class HttpServer {
   private readonly listeners = new Set<StreamServer>();
   private readonly connections = new Set<Duplex>();
   private closing = false;
+  /** Counters: bad input from the wire is counted and answered, never thrown. */
+  readonly stats: ServerStats = { connections: 0, requests: 0, badRequests: 0, handlerErrors: 0, timeouts: 0 };
 
   constructor(private readonly handler: RequestHandler, private readonly options: HttpServerOptions = {}) {
     if (typeof handler !== 'function') throw new TypeError('HttpServer: handler must be a function');
@@ -261,7 +274,8 @@ export class HttpServer {
       return;
     }
     this.connections.add(socket);
-    new ServerConnection(socket, this.handler, this.options, this.clock, () => this.closing, () => this.connections.delete(socket));
+    this.stats.connections++;
+    new ServerConnection(socket, this.handler, this.options, this.clock, () => this.closing, () => this.connections.delete(socket), this.stats);
   }
 }
 
@@ -285,10 +299,15 @@ class ServerConnection {
     clock: HttpClock,
     private readonly isClosing: () => boolean,
     private readonly onGone: () => void,
+    private readonly stats: ServerStats,
   ) {
     this.keepAliveTimer = new Timer(clock, () => this.close());
-    this.headersTimer = new Timer(clock, () => this.reject(408, 'request head not received in time'));
+    this.headersTimer = new Timer(clock, () => {
+      this.stats.timeouts++;
+      this.reject(408, 'request head not received in time');
+    });
     this.bodyTimer = new Timer(clock, () => {
+      this.stats.timeouts++;
       const req = this.req;
       if (req && !req.body.destroyed) req.body.destroy(new HttpError('HTTP_IDLE_TIMEOUT', 'request body stalled'));
       this.close();
@@ -310,7 +329,7 @@ class ServerConnection {
         if (!this.req.body.destroyed) this.req.body.push(null);
         this.maybeNext();
       },
-      onError: (err) => this.reject(err.code === 'HTTP_HEADER_OVERFLOW' ? 431 : err.code === 'HTTP_INVALID_TRANSFER_ENCODING' ? 501 : 400, err.message, err),
+      onError: (err) => (this.stats.badRequests++, this.reject(err.code === 'HTTP_HEADER_OVERFLOW' ? 431 : err.code === 'HTTP_INVALID_TRANSFER_ENCODING' ? 501 : 400, err.message, err)),
     }, options.limits);
     socket.on('data', (d: Buffer) => {
       if (this.upgraded) return;
@@ -333,6 +352,7 @@ class ServerConnection {
 
   private onHead(head: RequestHead, framing: BodyFraming): void {
     this.headersTimer.stop();
+    this.stats.requests++;
     const host = head.headers.get('host');
     let url: URL;
     try {
@@ -397,6 +417,7 @@ class ServerConnection {
   }
 
   private handlerFailed(err: unknown, req: ServerRequest, res: ServerResponse): void {
+    this.stats.handlerErrors++;
     this.options.onError?.(err, req);
     if (!res.headersSent && !res.writableEnded) {
       res.statusCode = 500;
