@@ -16,6 +16,8 @@ export interface BenchRow {
 export interface BenchOptions {
   /** A short run (fewer and smaller repetitions) for smoke checks. */
   quick: boolean;
+  /** Tiny sizes and a single run: only checks that a module works (the harness test). Implies quick. */
+  tiny?: boolean;
 }
 
 /** What every benchmark module exports. */

@@ -3,18 +3,59 @@
  * prints one table of our figures beside their anchors and writes
  * tools/bench/results/latest.json (an array of BenchRow).
  *
+ * Flags: `--quick` (smaller sizes, fewer runs; under 2 minutes), `--only=tcp,http`
+ * (some modules), `--tiny` (smallest sizes, one run: checks that modules work,
+ * figures meaningless; the harness test uses it), `--cpu-prof=<dir>` (a CPU profile
+ * of each module's run, `<dir>/<module>.cpuprofile`; summarise with
+ * `profile-summary.ts`), `--out=<file>` (write the JSON elsewhere).
+ *
  * To add a benchmark: write a module exporting `run(opts): Promise<BenchRow[]>`
  * and append one line to `modules` below.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import type { BenchRow, BenchRun } from './bench';
+import type { BenchOptions, BenchRow, BenchRun } from './bench';
 
 export const modules: { name: string; load: () => Promise<{ run: BenchRun }> }[] = [
   { name: 'ring', load: () => import('./ring') },
   { name: 'sim', load: () => import('./sim') },
+  { name: 'tcp', load: () => import('./tcp') },
+  { name: 'http', load: () => import('./http') },
+  { name: 'tls', load: () => import('./tls') },
+  { name: 'memory', load: () => import('./memory') },
+  { name: 'vtime', load: () => import('./vtime') },
   { name: 'tap', load: () => import('./tap') },
 ];
+
+/** One line about the machine, printed above the table (figures mean little without it). */
+export function machine(): string {
+  const cpus = os.cpus();
+  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  return `${cpus.length} x ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, ` +
+    `${os.type()} ${os.release()}, Node ${process.version}, load average ${load}`;
+}
+
+/** Runs the selected modules one after the other; `onModule` hears each start and end. */
+export async function runModules(opts: BenchOptions, only?: string[], cpuProfDir?: string,
+  onModule?: (name: string, seconds?: number) => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const profiler = cpuProfDir ? new (await import('./profiler')).Profiler(cpuProfDir) : null;
+  for (const m of modules) {
+    if (only && !only.includes(m.name)) continue;
+    onModule?.(m.name);
+    const t0 = process.hrtime.bigint();
+    const mod = await m.load();
+    await profiler?.start();
+    try {
+      rows.push(...(await mod.run(opts)));
+    } finally {
+      await profiler?.stop(m.name);
+    }
+    onModule?.(m.name, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  return rows;
+}
 
 function format(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -36,17 +77,19 @@ export function table(rows: BenchRow[]): string {
 }
 
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
-  const rows: BenchRow[] = [];
-  for (const m of modules) {
-    if (only && !only.split(',').includes(m.name)) continue;
-    process.stderr.write(`bench: ${m.name}${quick ? ' (quick)' : ''}...\n`);
-    const mod = await m.load();
-    rows.push(...(await mod.run({ quick })));
-  }
+  const flag = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const tiny = process.argv.includes('--tiny');
+  const quick = tiny || process.argv.includes('--quick');
+  const only = flag('only')?.split(',');
+  for (const o of only ?? []) if (!modules.some((m) => m.name === o)) throw new Error(`--only: no module ${o} (have ${modules.map((m) => m.name).join(', ')})`);
+  const started = process.hrtime.bigint();
+  const mode = tiny ? ' (tiny)' : quick ? ' (quick)' : '';
+  const rows = await runModules({ quick, tiny }, only, flag('cpu-prof'), (name, s) => {
+    process.stderr.write(s === undefined ? `bench: ${name}${mode}...\n` : `bench: ${name} done in ${s.toFixed(1)} s\n`);
+  });
+  console.log(`pnpm bench${mode}: ${machine()}; ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(0)} s\n`);
   console.log(table(rows));
-  const out = path.resolve(__dirname, '..', 'results', 'latest.json');
+  const out = path.resolve(flag('out') ?? path.resolve(__dirname, '..', 'results', 'latest.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
   fs.writeFileSync(out + '.tmp', JSON.stringify(rows, null, 2) + '\n');
   fs.renameSync(out + '.tmp', out);

@@ -95,8 +95,8 @@ function heapRun(q: Queue | null, length: number, frames: number, runs: number):
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
-  const frames = opts.quick ? 500_000 : 5_000_000;
-  const runs = opts.quick ? 3 : 7;
+  const frames = opts.tiny ? 20_000 : opts.quick ? 500_000 : 5_000_000;
+  const runs = opts.tiny ? 1 : opts.quick ? 3 : 7;
   const rows: BenchRow[] = [];
   const anchor = 'JS array queue of Buffers';
   for (const length of [64, 1514]) {
@@ -106,8 +106,8 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
     rows.push(row(`ring push+peek+release, ${length} B`, local, 'frames/s', anchor, array));
     rows.push(row(`ring shared (Atomics), ${length} B`, shared, 'frames/s', anchor, array));
   }
-  const heapFrames = opts.quick ? 500_000 : 2_000_000;
-  const heapRuns = opts.quick ? 3 : 5;
+  const heapFrames = opts.tiny ? 20_000 : opts.quick ? 500_000 : 2_000_000;
+  const heapRuns = opts.tiny ? 1 : opts.quick ? 3 : 5;
   const baseline = heapRun(null, 64, heapFrames, heapRuns); // what the sampling itself allocates
   const ours = Math.max(0, heapRun(ringQueue(false), 64, heapFrames, heapRuns) - baseline);
   const theirs = Math.max(0, heapRun(arrayQueue(), 64, heapFrames, heapRuns) - baseline);

@@ -77,15 +77,15 @@ function heapPerMillion(make: (() => Transfer) | null, frames: number): number {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
-  const frames = opts.quick ? 200_000 : 1_000_000;
-  const runs = opts.quick ? 3 : 5;
+  const frames = opts.tiny ? 10_000 : opts.quick ? 200_000 : 1_000_000;
+  const runs = opts.tiny ? 1 : opts.quick ? 3 : 5;
   const anchor = 'closure + Buffer copy per frame';
   const anchorRate = rate(closurePerFrame, frames, runs);
   const rows = [
     row('SimLink a->b, 64 B, 0.5 ms delay', rate(() => simLink({}), frames, runs), 'frames/s', anchor, anchorRate),
     row('SimLink a->b, 64 B, loss+jitter+dup', rate(() => simLink({ loss: 0.01, jitter: 0.1, keepOrder: true, duplicate: 0.01 }), frames, runs), 'frames/s', anchor, anchorRate),
   ];
-  const heapFrames = opts.quick ? 200_000 : 1_000_000;
+  const heapFrames = opts.tiny ? 10_000 : opts.quick ? 200_000 : 1_000_000;
   const h = (m: (() => Transfer) | null) => median([0, 1, 2].map(() => heapPerMillion(m, heapFrames)));
   const base = h(null);
   rows.push(row('SimLink heap growth per 1M frames, 64 B', Math.max(0, h(() => simLink({})) - base), 'bytes', anchor, Math.max(0, h(closurePerFrame) - base)));
