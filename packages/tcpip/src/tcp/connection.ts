@@ -429,7 +429,7 @@ export class TcpConnection implements HeapItem {
   /** Abort: RST to the peer (from a synchronized state) and CLOSED. */
   abort(): void {
     if (this.state === 'CLOSED') return;
-    if (this.isSynchronized() && this.state !== 'TIME-WAIT') this.sendRst(this.sndNxt, true);
+    if (this.isSynchronized() && this.state !== 'TIME-WAIT') this.sendRst(this.sndMax, true);
     this.finish(null);
   }
 
@@ -728,7 +728,7 @@ export class TcpConnection implements HeapItem {
         case 'ESTABLISHED': case 'FIN-WAIT-1': case 'FIN-WAIT-2':
           if (this.orphaned) {
             // Data for a closed socket: nobody will read it (RFC 9293 3.10.7.4 / Linux): reset.
-            this.sendRst(this.sndNxt, true);
+            this.sendRst(this.sndMax, true);
             this.finish(null);
             return;
           }
