@@ -1106,7 +1106,8 @@ export class TcpConnection implements HeapItem {
    */
   private addSackBlocks(o: TcpOptionSet, dataLen: number): void {
     const r = this.ooo;
-    const room = Math.min(40, this.pathMtu - 40 - dataLen) - (o.hasTimestamp ? 12 : 0);
+    // Data + options must fit in the MSS (RFC 6691), options in 40 bytes.
+    const room = Math.min(40, Math.min(this.peerMss, this.pathMtu - 40) - dataLen) - (o.hasTimestamp ? 12 : 0);
     const max = Math.min(4, Math.floor((room - 4) / 8));
     if (max <= 0) return;
     let n = 0;
