@@ -24,7 +24,8 @@ export type { NetworkEventMap, NetworkControlEvent, QueuedEvent } from './events
 export type { PhoenixRoute, IpconfigResult } from './config/stack-config';
 export type * from './backends/backends';
 export { registerEmbeddedWorld } from './world';
-export type { EmbeddedWorld, WorldOptions, WorldFactory } from './world';
+export type { EmbeddedWorld, WorldOptions, WorldFactory, EmbeddedWorldDetails, EmbeddedWorldOptions, WorldTlsOptions } from './world';
+export { createEmbeddedWorld, hostBackends, PumpedClock, WORLD, worldCertificates } from './world';
 export { pnetHttpClient, pnetHttpServer, pnetWebSockets, pnetWebSocketServer, streamBackends } from './backends/pnet-http';
 export { stackControl, stackDatagrams } from './backends/pnet-stack';
 export { startHostStack } from './system/host-stack';
