@@ -156,6 +156,9 @@ test('requests: pipelined messages wait for reset(), bodies framed by length and
   const c = recorder('request');
   c.p.push(Buffer.from('PUT / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n'));
   t.deepEqual(c.rec.errors, ['HTTP_INVALID_TRANSFER_ENCODING']);
+  const bad = recorder('request');
+  bad.p.push(Buffer.from('GET /a\x01b HTTP/1.1\r\n\r\n', 'latin1'));
+  t.deepEqual(bad.rec.errors, ['HTTP_INVALID_START_LINE']);
   const d = recorder('request');
   d.p.push(Buffer.from('PUT / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n'));
   t.deepEqual(d.rec.errors, ['HTTP_INVALID_TRANSFER_ENCODING']);

@@ -367,7 +367,7 @@ export class HttpParser {
       }
       head = { kind: 'response', versionMajor: +m[1], versionMinor: +m[2], status: +m[3], statusText: m[4] ?? '', headers };
     } else {
-      const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([^\s]+) HTTP\/(\d)\.(\d)$/.exec(start);
+      const m = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP\/(\d)\.(\d)$/.exec(start);
       if (!m) {
         this.fail('HTTP_INVALID_START_LINE', `invalid request line ${JSON.stringify(start.slice(0, 60))}`);
         return;
