@@ -140,6 +140,8 @@ export function startUdpEcho(): Promise<Peer> {
 export function startWsEcho(): Promise<Peer & { url: string }> {
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   wss.on('connection', (ws) => {
+    // A client that goes away abruptly makes the server side emit ECONNRESET: not the test's concern.
+    ws.on('error', () => undefined);
     ws.on('message', (data, isBinary) => {
       if (String(data) === 'close-me') return ws.close();
       ws.send(data, { binary: isBinary });
