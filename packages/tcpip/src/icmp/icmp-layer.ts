@@ -92,7 +92,7 @@ export class IcmpLayer implements TransportProtocol {
   replyToEcho = true;
   /** Answer echo requests sent to a broadcast address (off, as on Linux). */
   replyToBroadcastEcho = false;
-  /** Errors sent, by kind of error. */
+  /** ICMP error messages sent. */
   errorsSent = 0;
 
   private readonly rx = new IcmpHeader();

@@ -223,9 +223,10 @@ export class UdpLayer implements TransportProtocol {
     let delivered = 0;
     if (list !== undefined) {
       if (info.broadcast) {
-        // A broadcast goes to every socket that takes it.
-        for (let i = 0; i < list.length; i++) {
-          if (this.score(list[i], info, h.srcPort) >= 0) { this.deliverTo(list[i], info, h.srcPort, buf, offset, h.length); delivered++; }
+        // A broadcast goes to every socket that takes it (a snapshot: a listener may close its socket).
+        const targets = list.length === 1 ? list : list.slice();
+        for (let i = 0; i < targets.length; i++) {
+          if (!targets[i].closed && this.score(targets[i], info, h.srcPort) >= 0) { this.deliverTo(targets[i], info, h.srcPort, buf, offset, h.length); delivered++; }
         }
       } else {
         let best: UdpSocket | null = null;
