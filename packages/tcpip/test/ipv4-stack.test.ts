@@ -74,6 +74,13 @@ test('arp: a request for us gets the exact reply and teaches us the asker', (t) 
   t.is(s.stack.stats.arp.drops['not-for-us'], 1);
 });
 
+test('arp: an address probe (sender 0.0.0.0, RFC 5227) is answered and teaches nothing', (t) => {
+  const s = host();
+  s.send(arpFrame({ dst: BROADCAST_MAC, src: OTHER }, { operation: 'request', senderMac: OTHER, senderIp: '0.0.0.0', targetIp: US_IP }));
+  s.recv(arpFrame({ dst: OTHER, src: US }, { operation: 'reply', senderMac: US, senderIp: US_IP, targetMac: OTHER, targetIp: '0.0.0.0' }));
+  t.deepEqual(s.stack.arp.list('eth0'), []);
+});
+
 test('arp: packets wait for resolution (bounded queue), then go out in order', (t) => {
   const s = host({ stack: { arp: { queuePackets: 3 } } });
   const sock = s.stack.udp.bind({ port: 5000 });
@@ -378,6 +385,8 @@ test('udp: bind, receive with source address, reply; connect filters; checksum 0
   s.send(udpFrame(999, 7, 'other')).recv({ icmp: { type: 3, code: 3 } });
   t.is(sock.send('c'), 'sent');
   s.recv({ udp: { srcPort: 7, dstPort: 1234 }, payload: 'c' });
+  t.is(sock.sendTo('d', 4321, PEER_IP), 'sent');
+  s.recv({ udp: { srcPort: 7, dstPort: 4321 }, payload: 'd' });
 });
 
 test('udp: ephemeral ports are random and in range; EADDRINUSE; bad arguments throw', (t) => {

@@ -122,6 +122,12 @@ export class UdpSocket extends EventEmitter<UdpSocketEvents> {
     return this.layer.sendFrom(this, bytes, dst, dport);
   }
 
+  /** `send` with the destination spelled out (never the connected peer). */
+  sendTo(data: Uint8Array | string, port: number, address: Ipv4Address | string): IpSendResult {
+    if (port === undefined || address === undefined) throw new TypeError('sendTo: give both port and address');
+    return this.send(data, port, address);
+  }
+
   close(): void {
     if (this.closedFlag) return;
     this.closedFlag = true;
