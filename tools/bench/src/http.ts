@@ -27,7 +27,7 @@ async function rate(fetch: Fetch, n: number, drive: <T>(p: Promise<T>) => Promis
   return n / since(t0);
 }
 
-async function pnetRate(n: number, close: boolean): Promise<number> {
+export async function pnetRate(n: number, close: boolean): Promise<number> {
   const w = twoStacks({ rxSlots: 4096 });
   const server = new HttpServer((_req, res) => { res.setHeader('Content-Type', 'text/plain'); res.end(BODY); }, { clock: w.clock });
   const listener = await server.listen(stackTransport(w.server), { port: 80 });
@@ -71,8 +71,8 @@ async function nodeRate(n: number, close: boolean): Promise<number> {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
-  const n = opts.tiny ? 30 : opts.quick ? 1000 : 5000;
-  const nClose = opts.tiny ? 20 : opts.quick ? 500 : 3000;
+  const n = opts.tiny ? 30 : opts.quick ? 1000 : 3000;
+  const nClose = opts.tiny ? 20 : opts.quick ? 500 : 1000;
   const runs = opts.tiny ? 1 : opts.quick ? 3 : 5;
   if (!opts.tiny) { await pnetRate(200, false); await nodeRate(200, false); } // warm-up (JIT)
   const rows: BenchRow[] = [];

@@ -134,7 +134,7 @@ c.close()
 `;
 
 /** Bytes per second of one transfer between our stack (over TAP) and the kernel: `up` = we send. */
-async function tapTcp(up: boolean, size: number, runs: number): Promise<number[]> {
+export async function tapTcp(up: boolean, size: number, runs: number): Promise<number[]> {
   const clock = new RealClock();
   const host = await TestHost.create(null, { label: `bench-tcp-${up ? 'up' : 'down'}`, tap: { clock, rxSlots: 4096 } });
   const stack = new Stack({ clock, rng: new Rng(7), name: 'bench' });
@@ -170,6 +170,9 @@ async function tapTcp(up: boolean, size: number, runs: number): Promise<number[]
       if (Number(m[1]) !== size || (!up && got !== size)) throw new Error(`tap tcp: moved ${up ? m[1] : got} of ${size} bytes`);
       if (r > 0) rates.push(size / s);
     }
+    const st = stack.tcp.stats;
+    process.stderr.write(`bench tap tcp ${up ? 'pnet -> kernel' : 'kernel -> pnet'}: retransmits ${st.retransmits}, fast ${st.fastRetransmits}, ` +
+      `timeouts ${st.timeouts}, dup ACKs ${st.dupAcks}, out-of-order ${st.oooSegments}, NIC rx drops ${host.nic!.counters.rxDrops}, tx drops ${host.nic!.counters.txDrops}\n`);
     return rates;
   } finally {
     stack.close();
@@ -205,9 +208,9 @@ async function iperfVeth(reverse: boolean, seconds: number, runs: number): Promi
 }
 
 async function tcpRows(opts: BenchOptions): Promise<BenchRow[]> {
-  const size = opts.tiny ? 1 << 20 : opts.quick ? 64 << 20 : 512 << 20;
-  const runs = opts.tiny ? 1 : opts.quick ? 3 : 5;
-  const seconds = opts.tiny ? 1 : opts.quick ? 2 : 5;
+  const size = opts.tiny ? 1 << 20 : opts.quick ? 64 << 20 : 256 << 20;
+  const runs = opts.tiny ? 1 : 3;
+  const seconds = opts.tiny ? 1 : opts.quick ? 2 : 3;
   const mb = `${size / (1 << 20)} MiB`;
   const rows: BenchRow[] = [];
   for (const up of [true, false]) {

@@ -29,7 +29,7 @@ interface Side {
   close(): void;
 }
 
-function kernelSide(): Side {
+export function kernelSide(): Side {
   return {
     listen(onConnection) {
       const server = net.createServer({ noDelay: true }, onConnection);
@@ -44,7 +44,7 @@ function kernelSide(): Side {
   };
 }
 
-function pnetSide(mtu: number): Side {
+export function pnetSide(mtu: number): Side {
   const w = twoStacks({ mtu, rxSlots: 4096 });
   let port = 5000;
   return {
@@ -65,7 +65,7 @@ function pnetSide(mtu: number): Side {
 }
 
 /** Bytes per second for one bulk transfer of `size` bytes. */
-async function bulk(side: Side, size: number): Promise<number> {
+export async function bulk(side: Side, size: number): Promise<number> {
   const chunk = Buffer.alloc(CHUNK, 0x5a);
   let received = 0;
   let resolveDone!: () => void;
@@ -95,7 +95,7 @@ async function bulk(side: Side, size: number): Promise<number> {
 }
 
 /** Connections per second: `n` short exchanges, CONCURRENCY at a time. */
-async function connections(side: Side, n: number): Promise<number> {
+export async function connections(side: Side, n: number): Promise<number> {
   const request = Buffer.alloc(32, 0x71);
   const answer = Buffer.alloc(32, 0x72);
   const server = await side.listen((s) => {
@@ -127,7 +127,7 @@ export function sizes(opts: BenchOptions): TcpSizes {
   if (opts.tiny) return { bulkBytes: 1 << 20, connections: 50, runs: 1, mtus: [1500] };
   return opts.quick
     ? { bulkBytes: 32 << 20, connections: 1000, runs: 3, mtus: [1500, 9000, 65535] }
-    : { bulkBytes: 256 << 20, connections: 5000, runs: 5, mtus: [1500, 9000, 65535] };
+    : { bulkBytes: 128 << 20, connections: 5000, runs: 5, mtus: [1500, 9000, 65535] };
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {

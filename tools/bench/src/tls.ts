@@ -21,7 +21,7 @@ import { BenchOptions, BenchRow, median, row } from './bench';
 const CONCURRENCY = 4;
 const NAME = 'localhost';
 
-async function pnetHandshakes(n: number): Promise<number> {
+export async function pnetHandshakes(n: number): Promise<number> {
   const certs = testCertificates();
   const w = twoStacks({ rxSlots: 4096 });
   const tServer = stackTransport(w.server, { sessionCache: false });
@@ -86,7 +86,7 @@ function bulkHandler(size: number) {
   };
 }
 
-async function pnetDownload(size: number): Promise<number> {
+export async function pnetDownload(size: number): Promise<number> {
   const certs = testCertificates();
   const w = twoStacks({ rxSlots: 4096 });
   const server = new HttpServer(bulkHandler(size) as never, { clock: w.clock });
@@ -132,8 +132,8 @@ async function nodeDownload(size: number): Promise<number> {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchRow[]> {
-  const n = opts.tiny ? 10 : opts.quick ? 200 : 1000;
-  const size = opts.tiny ? 1 << 20 : opts.quick ? 16 << 20 : 128 << 20;
+  const n = opts.tiny ? 10 : opts.quick ? 200 : 300;
+  const size = opts.tiny ? 1 << 20 : opts.quick ? 16 << 20 : 64 << 20;
   const runs = opts.tiny ? 1 : opts.quick ? 3 : 5;
   if (!opts.tiny) { await pnetHandshakes(40); await nodeHandshakes(40); await pnetDownload(4 << 20); await nodeDownload(4 << 20); }
   const hs: number[] = [], hsAnchor: number[] = [], dl: number[] = [], dlAnchor: number[] = [];
