@@ -9,13 +9,18 @@
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { formatMac } from '@pnet/nic';
-import { type Stack, tryParseIpv4 } from '@pnet/tcpip';
-import { HttpServer } from '@pnet/http';
-import { stackTransport } from '@pnet/tls';
+import type { Stack } from '@pnet/tcpip';
 import type { HTTPHandle } from '@pnet/libsystem';
 import { flag, formatOptions, type OptionSpec, type Parsed, parseArgs, UsageError, value, values } from './args';
-import { fmt, openSession, type Session, SESSION_OPTIONS } from './session';
+import type { Session } from './session';
+import { SESSION_OPTIONS } from './session-options';
+
+// The stack is loaded only when a command runs, so `--help` and usage errors answer at once.
+const session = (): typeof import('./session') => require('./session');
+const openSession: typeof import('./session').openSession = (...a) => session().openSession(...a);
+const fmt = (ip: number): string => session().fmt(ip);
+const formatMac = (m: number): string => (require('@pnet/nic') as typeof import('@pnet/nic')).formatMac(m as never);
+const tryParseIpv4 = (s: string) => (require('@pnet/tcpip') as typeof import('@pnet/tcpip')).tryParseIpv4(s);
 
 class Failure extends Error {
   constructor(message: string, readonly code: number) {
@@ -209,7 +214,7 @@ const ping: Command = {
       for (let i = 1; i <= count; i++) {
         const sentAt = s.clock.now();
         try {
-          const r = await s.stack.icmp.ping(ip, { size, timeout: 2000 });
+          const r = await s.stack.icmp.ping(fmt(ip), { size, timeout: 2000 });
           rtts.push(r.rtt);
           out(`${r.bytes + 8} bytes from ${fmt(r.from)}: icmp_seq=${i} ttl=${r.ttl} time=${r.rtt.toFixed(1)} ms\n`);
         } catch (e) {
@@ -327,11 +332,17 @@ const up: Command = {
       try { ok = statSync(dir).isDirectory(); } catch { /* reported below */ }
       if (!ok) throw new UsageError(`--http ${dir}: not a directory`);
     }
+    let interrupted!: () => void;
+    const stopped = new Promise<void>((resolve) => { interrupted = resolve; });
+    process.once('SIGINT', () => interrupted());
+    process.once('SIGTERM', () => interrupted());
     // Nothing happens on its own in a quiet world: run it in real time so a host that waits does not race through virtual hours.
     const s = await openSession(p, { realTime: true });
     const stops: Array<() => unknown> = [];
     if (dir !== undefined) {
-      const server = new HttpServer(staticFiles(path.resolve(dir)), { clock: s.clock });
+      const { HttpServer } = require('@pnet/http') as typeof import('@pnet/http');
+      const { stackTransport } = require('@pnet/tls') as typeof import('@pnet/tls');
+      const server = new HttpServer(staticFiles(path.resolve(dir)) as never, { clock: s.clock });
       await server.listen(stackTransport(s.stack), { port: 80 });
       stops.push(() => server.close());
     }
@@ -339,10 +350,7 @@ const up: Command = {
     const cfg = s.system.network.ipconfig('eth0');
     const services = [dir !== undefined ? `http on port 80 from ${path.resolve(dir)}` : '', flag(p, 'echo') ? 'echo on tcp/udp port 7' : ''].filter(Boolean);
     out(`pnet up: ${cfg?.ip}/${cfg?.netmask} on eth0 (${s.where})${services.length ? `; ${services.join('; ')}` : ''}; Ctrl-C to stop\n`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await stopped;
     for (const stop of stops) await stop();
     await s.close();
     out('pnet up: stopped\n');
