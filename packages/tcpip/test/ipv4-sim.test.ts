@@ -4,7 +4,11 @@
  * fragmented datagrams under loss, duplication and reordering.
  */
 import test from 'ava';
-import { Impairments, Rng, SimLink, SimNic, SimSwitch, VirtualClock, localMac } from '@pnet/nic';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Impairments, PcapWriter, Rng, SimLink, SimNic, SimSwitch, VirtualClock, localMac } from '@pnet/nic';
 import { Stack } from '../src';
 import { Ipv4Address, formatIpv4, parseIpv4 as ip } from '../src/wire/ipv4-address';
 import { parseEthernet } from '../src/wire/ethernet';
@@ -134,12 +138,14 @@ test('two hosts: 8 KB UDP echo both ways under reordering and duplication: every
 });
 
 /** A (192.0.2.1) -- R (192.0.2.254 | 198.51.100.254) -- C (198.51.100.1); the R-C link has MTU 1000. */
-function routed(opts: { leftImpairments?: Impairments } = {}) {
+function routed(opts: { leftImpairments?: Impairments; pcap?: PcapWriter } = {}) {
   const clock = new VirtualClock();
   const a = host(clock, 'a', 1), r = host(clock, 'r', 2, true), c = host(clock, 'c', 3);
   const a0 = nic(clock, 'a0'), r0 = nic(clock, 'r0'), r1 = nic(clock, 'r1', 1000), c0 = nic(clock, 'c0', 1000);
-  new SimLink({ clock, delay: 1, seed: 7, aToB: opts.leftImpairments, bToA: opts.leftImpairments }).connect(a0, r0);
-  new SimLink({ clock, delay: 1 }).connect(r1, c0);
+  const left = new SimLink({ clock, delay: 1, seed: 7, aToB: opts.leftImpairments, bToA: opts.leftImpairments }).connect(a0, r0);
+  const right = new SimLink({ clock, delay: 1 }).connect(r1, c0);
+  opts.pcap?.tapLink(left);
+  opts.pcap?.tapLink(right);
   a.addInterface(a0, { ip: '192.0.2.1', netmask: 24 });
   r.addInterface(r0, { ip: '192.0.2.254', netmask: 24 });
   r.addInterface(r1, { ip: '198.51.100.254', netmask: 24 });
@@ -243,4 +249,45 @@ test('switch: a broadcast reaches every host; unicast replies come back to the s
   await clock.drive(done);
   t.deepEqual(heard.sort(), ['h2 hello all', 'h3 hello all', 'h4 hello all']);
   t.deepEqual(acks.sort(), ['ack h2', 'ack h3', 'ack h4']);
+});
+
+const TSHARK = ['/usr/bin/tshark', ...(process.env.PATH ?? '').split(path.delimiter).map((d) => path.join(d, 'tshark'))].find((p) => fs.existsSync(p));
+(TSHARK || process.env.CI === 'true' ? test : test.skip)('router: a pcap of ARP, pings (fragmented, refragmented), UDP, ICMP errors opens in tshark with no malformed packets', async (t) => {
+  if (!TSHARK) { t.fail('tshark is required with CI=true'); return; }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pnet-ipv4-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'router.pcap');
+  const pcap = new PcapWriter({ path: file });
+  const { clock, a, r, c } = routed({ pcap });
+  udpEchoServer(c);
+  await clock.drive(a.icmp.ping(ip('198.51.100.1'), { size: 4000 }));
+  await clock.drive(a.icmp.ping(ip('198.51.100.1'), { size: 1400, dontFragment: true }).catch(() => null));
+  await clock.drive(a.icmp.ping(ip('198.51.100.1'), { ttl: 1 }).catch(() => null));
+  r.routes.add({ source: '203.0.113.0', sourceNetmask: 24, action: 'unreachable' });
+  await clock.drive(a.icmp.ping(ip('203.0.113.1')).catch(() => null));
+  const sock = a.udp.bind();
+  const back = new Promise((res) => sock.on('message', res));
+  sock.send(new Uint8Array(3000).fill(1), 7, '198.51.100.1');
+  await clock.drive(back);
+  sock.send('x', 9, '198.51.100.1');
+  clock.runUntil(clock.now() + 100);
+  pcap.close();
+  const run = (args: string[]) => spawnSync(TSHARK, ['-n', '-r', file, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const all = run(['-T', 'fields', '-e', 'frame.number']);
+  t.is(all.status, 0, all.stderr);
+  t.true(all.stdout.trim().split('\n').length > 30);
+  const expert = run(['-q', '-z', 'expert']).stdout;
+  t.deepEqual(expert.split('\n').filter((l) => /malformed|^\s*errors\s*\(/i.test(l)), [], expert);
+  const malformed = run(['-Y', '_ws.malformed']);
+  t.is(malformed.status, 0, malformed.stderr);
+  t.is(malformed.stdout.trim(), '');
+  // tshark reassembles what we fragmented and sees the ICMP errors we sent.
+  const icmpTypes = new Set(run(['-Y', 'icmp', '-T', 'fields', '-e', 'icmp.type']).stdout.split('\n').flatMap((l) => l.split(',')).filter(Boolean));
+  for (const type of ['0', '8', '3', '11']) t.true(icmpTypes.has(type), `ICMP type ${type} in the capture: ${[...icmpTypes]}`);
+  t.true(Number(run(['-Y', 'ip.flags.mf == 1', '-T', 'fields', '-e', 'frame.number']).stdout.trim().split('\n').length) > 3);
+  const checks = run(['-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', 'ip.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"']);
+  t.is(checks.status, 0, checks.stderr);
+  t.is(checks.stdout.trim(), '', 'no bad checksums');
+  const good = run(['-o', 'ip.check_checksum:TRUE', '-Y', 'ip.checksum.status == "Good"', '-T', 'fields', '-e', 'frame.number']);
+  t.true(good.stdout.trim().split('\n').length > 30, 'tshark did verify IP checksums');
 });
