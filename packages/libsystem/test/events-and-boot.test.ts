@@ -1,5 +1,6 @@
 import test from 'ava';
 import { boot, registerEmbeddedWorld } from '../src';
+import { createEmbeddedWorld } from '../src/world';
 import { EventQueue } from '../src/events/event-queue';
 import { checkBootOptions } from '../src/system/boot-options';
 import { expectArg, expectField, expectRange, luaType } from '../src/lua/lua-errors';
@@ -73,7 +74,7 @@ test('boot options: shapes and errors', (t) => {
   t.throws(() => checkBootOptions({ seed: NaN }), { message: /seed must be a finite number/ });
 });
 
-test('boot() runs the embedded world that is registered, and shutdown releases it', async (t) => {
+test.serial('boot() runs the embedded world that is registered, and shutdown releases it', async (t) => {
   let closed = 0;
   const seen: unknown[] = [];
   registerEmbeddedWorld(async (options) => {
@@ -81,7 +82,7 @@ test('boot() runs the embedded world that is registered, and shutdown releases i
     const { RealClock } = await import('@pnet/nic');
     return { backends: {}, clock: new RealClock(), close: async () => void closed++ };
   });
-  t.teardown(() => registerEmbeddedWorld(null));
+  t.teardown(() => registerEmbeddedWorld(createEmbeddedWorld));
   const sys = await boot({ seed: 42 });
   t.deepEqual(seen, [{ time: 'virtual', seed: 42, impairments: undefined, pcap: undefined }]);
   t.is(typeof sys.network.connect, 'function');
@@ -93,8 +94,9 @@ test('boot() runs the embedded world that is registered, and shutdown releases i
   t.throws(() => sys.network.connect('tcp://127.0.0.1:1'), { message: 'The system has been shut down' });
 });
 
-test('boot() without a registered world says what is missing', async (t) => {
+test.serial('boot() without a registered world says what is missing', async (t) => {
   registerEmbeddedWorld(null);
+  t.teardown(() => registerEmbeddedWorld(createEmbeddedWorld));
   await t.throwsAsync(boot(), { message: /embedded world is not available yet/ });
 });
 
