@@ -6,12 +6,12 @@
  */
 import { createHash, Hash } from 'node:crypto';
 import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
-import type { ImpairmentOptions } from '@pnet/nic';
+import type { Impairments } from '@pnet/nic';
 import { Stack, ipv4 } from '@pnet/tcpip';
 import type { TcpConnection, TcpConnectionEvents } from '@pnet/tcpip';
 
 /** The mix: ~5 % bursty loss (Gilbert-Elliott: bad state 9 % of frames, mean 5 frames, 54 % lost in it), 5 % reordering, 2 % duplication, 0.5 % corruption, jitter. */
-export const HEAVY_IMPAIRMENTS: ImpairmentOptions = {
+export const HEAVY_IMPAIRMENTS: Impairments = {
   gilbertElliott: { p: 0.02, r: 0.2, lossGood: 0.001, lossBad: 0.54 },
   reorder: 0.05,
   reorderGap: 4,
@@ -45,7 +45,7 @@ export class PatternStream {
 export interface SimSoakOptions {
   size: number;
   seed?: number;
-  impairments?: ImpairmentOptions;
+  impairments?: Impairments;
   /** Virtual-time guard (ms): the run stops here if not finished. */
   limit?: number;
   onProgress?: (info: { now: number; aToB: number; bToA: number }) => void;

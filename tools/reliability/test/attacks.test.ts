@@ -256,7 +256,7 @@ test('ARP replies and gratuitous ARP cannot overwrite a static entry; traffic ke
     arpFrame({ src: X_MAC, dst: B_MAC }, { operation: 'request', senderMac: X_MAC, senderIp: A_IP, targetIp: B_IP }),
   ];
   for (let i = 0; i < 300; i++) { w.inject(forge[i % 3]); w.clock.runUntil(w.clock.now() + 1); }
-  const entry = w.b.arp.list('eth0').find((e) => e.ip === A_IP);
+  const entry = (w.b.arp.list('eth0') ?? []).find((e) => e.ip === A_IP);
   t.is(entry?.mac, A_MAC, 'static entry kept');
   // b's traffic to a still reaches a, not the attacker.
   w.recordAttackerRx(true);

@@ -1,0 +1,34 @@
+/**
+ * `pnpm fuzz [-- --cases N] [--seed S] [--only name]`: runs every parser fuzz target (tools/reliability/src/fuzz-targets.ts)
+ * for N cases (default 1,000,000). A failure prints fast-check's counterexample and seed, and the exit code is 1.
+ */
+import { randomInt } from 'node:crypto';
+import fc from 'fast-check';
+import { fuzzTargets } from '../reliability/src/fuzz-targets';
+
+const arg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0) return process.argv[i + 1];
+  const eq = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return eq ? eq.slice(name.length + 3) : undefined;
+};
+const cases = Number(arg('cases') ?? 1_000_000);
+const seed = Number(arg('seed') ?? randomInt(2 ** 31 - 1)); // a fresh seed each run unless given
+const only = arg('only');
+if (!Number.isInteger(cases) || cases <= 0) throw new RangeError('--cases must be a positive integer');
+
+let failed = 0;
+for (const target of fuzzTargets()) {
+  if (only && !target.name.includes(only)) continue;
+  const t0 = process.hrtime.bigint();
+  const r = fc.check(target.property, { numRuns: cases, seed });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.failed) {
+    failed++;
+    console.log(`FAIL ${target.name}: ${fc.defaultReportMessage(r)}`);
+  } else {
+    console.log(`ok   ${target.name}: ${r.numRuns} cases in ${s.toFixed(1)} s (seed ${seed})`);
+  }
+}
+console.log(failed ? `${failed} target(s) failed` : 'all targets passed');
+process.exitCode = failed ? 1 : 0;
