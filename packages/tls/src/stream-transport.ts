@@ -115,7 +115,15 @@ export function createStreamTransport(raw: RawStreams, options: TransportOptions
           host: typeof peer.remoteAddress === 'string' ? peer.remoteAddress : undefined,
           port: typeof peer.remotePort === 'number' ? peer.remotePort : undefined,
           startTimer: handshakeTimeout > 0 ? (fn) => raw.timer(handshakeTimeout, fn) : undefined,
-        }).then(onConnection, report);
+        }).then((secure) => {
+          // A TLSSocket over a JS stream has no peer address of its own: give it the TCP stream's.
+          const s = secure as Duplex & { remoteAddress?: unknown };
+          if (typeof s.remoteAddress !== 'string' && typeof peer.remoteAddress === 'string') {
+            Object.defineProperty(s, 'remoteAddress', { value: peer.remoteAddress, configurable: true });
+            Object.defineProperty(s, 'remotePort', { value: peer.remotePort, configurable: true });
+          }
+          onConnection(secure);
+        }, report);
       });
     } catch (err) {
       throw toTransportError(err, { host: o.host, port: o.port, tls: false });
