@@ -59,8 +59,7 @@ for (const scheme of ['http', 'https'] as const) {
     const g = await get('/get?x=1');
     t.is(g.code, 200);
     t.like(json(g.body), { args: { x: '1' }, url: `${base}/get?x=1` });
-    // Over TLS the server side does not see the peer's address yet (the TLS stream hides the TCP socket's).
-    if (scheme === 'http') t.is(json(g.body).origin, WORLD.lan.poolStart);
+    t.is(json(g.body).origin, WORLD.lan.poolStart);
     const hd = await get('/headers', { headers: { 'X-Probe': 'yes' } });
     t.is(json(hd.body).headers['X-Probe'], 'yes');
     t.is((await get('/status/418')).code, 418);
