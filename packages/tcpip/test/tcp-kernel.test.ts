@@ -113,6 +113,7 @@ function impairedTcp(stack: Stack, loss: number, delay: number): TcpLayer {
       checksumOffload: (i, p) => stack.ip.checksumOffload(i as never, p),
       register: () => stack.ip.register(proxy),
     },
+    wake: () => stack.wake(),
   };
   tcp = new TcpLayer(host);
   return tcp;

@@ -193,6 +193,8 @@ export class TcpLayer implements TcpConnectionIo {
     this.poll(this.clock.now());
   };
   private readonly hostStats: HostProtocolStats | null;
+  private readonly hostWake: (() => void) | null;
+  private polling = false;
   private challengeWindowStart = -Infinity;
   private challengeCount = 0;
   private connCount = 0;
@@ -211,6 +213,7 @@ export class TcpLayer implements TcpConnectionIo {
     });
     this.counters = this.stats;
     this.hostStats = host.stats && typeof host.stats.get === 'function' ? host.stats.get('tcp') : null;
+    this.hostWake = typeof host.wake === 'function' && typeof host.ip.register === 'function' ? () => host.wake!() : null;
     if (this.config.ttl !== undefined) this.sendOpts.ttl = this.config.ttl;
     if (typeof host.ip.register === 'function') host.ip.register(this);
   }
@@ -408,6 +411,7 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   poll(now: number): void {
+    this.polling = true;
     let guard = this.heap.size * 4 + 16;
     while (this.heap.peekDeadline() <= now && guard-- > 0) {
       const conn = this.heap.peek()!;
@@ -425,6 +429,8 @@ export class TcpLayer implements TcpConnectionIo {
         this.heap.remove(conn);
       }
     }
+    this.polling = false;
+    if (this.hostWake) this.wakeAt = Infinity; // re-plan from scratch: the host's timer may have been the one that fired
     this.armWakeup();
   }
 
@@ -619,12 +625,22 @@ export class TcpLayer implements TcpConnectionIo {
     }
   }
 
-  /** Keeps one clock wake-up at the earliest connection deadline. */
+  /**
+   * Makes sure someone polls us at the earliest connection deadline. A host with a driver (a
+   * Stack: `wake()`) is asked to re-plan, so timers run after the frames already received (an ACK
+   * waiting in the NIC ring must not lose against our RTO). Other hosts get one clock wake-up of
+   * our own.
+   */
   private armWakeup(): void {
+    if (this.polling) return; // poll() re-plans once at its end
     const t = this.heap.peekDeadline();
     if (t >= this.wakeAt) return; // an earlier (or equal) wake-up is already set; a spurious one is harmless
-    if (this.wakeHandle) this.clock.cancel(this.wakeHandle);
     this.wakeAt = t;
+    if (this.hostWake) {
+      this.hostWake();
+      return;
+    }
+    if (this.wakeHandle) this.clock.cancel(this.wakeHandle);
     this.wakeHandle = t === Infinity ? 0 : this.clock.schedule(t, this.wakeFn);
   }
 
