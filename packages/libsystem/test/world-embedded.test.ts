@@ -216,6 +216,23 @@ test('the same seed writes the same pcap (SHA-256); another seed does not', asyn
   t.not(a, c);
 });
 
+test('real time, and impairments on the host\'s link (10 % loss each way): the same calls work', async (t) => {
+  const real = await boot({ time: 'real' });
+  const [d, code] = await real.network.getData('https://example.test/bytes/1000');
+  t.is(code, 200);
+  t.is(d!.length, 1000);
+  await real.shutdown();
+  const lossy = await boot({ seed: 5, impairments: { loss: 0.1 } });
+  const [d2, code2] = await lossy.network.getData('http://example.test/bytes/60000');
+  t.is(code2, 200);
+  const clean = await boot({ seed: 6 });
+  t.deepEqual(d2, (await clean.network.getData('http://example.test/bytes/60000'))[0]);
+  await clean.shutdown();
+  const stats = lossy.stack!.tcp.stats;
+  t.true(stats.retransmits + stats.fastRetransmits > 0, 'the loss made TCP retransmit');
+  await lossy.shutdown();
+});
+
 test('a process that shuts the system down exits on its own', async (t) => {
   const script = `
     require(${JSON.stringify(join(ROOT, 'tools/cli/bin/ts-cache.js'))});
