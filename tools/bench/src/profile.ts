@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { Profiler } from './profiler';
-import { selfTimes } from './profile-summary';
+import { categories, selfTimes } from './profile-summary';
 import * as fs from 'node:fs';
 
 const scenarios: Record<string, () => Promise<() => Promise<unknown>>> = {
@@ -42,7 +42,9 @@ async function main(): Promise<void> {
   const file = await profiler.stop(name);
   clearInterval(keepAlive);
   console.log(`${name}: ${seconds.toFixed(2)} s; profile ${path.relative(process.cwd(), file)}`);
-  for (const r of selfTimes(JSON.parse(fs.readFileSync(file, 'utf8'))).slice(0, top)) console.log(`${(r.share * 100).toFixed(1).padStart(5)} %  ${r.fn}`);
+  const rows = selfTimes(JSON.parse(fs.readFileSync(file, 'utf8')));
+  for (const r of rows.slice(0, top)) console.log(`${(r.share * 100).toFixed(1).padStart(5)} %  ${r.fn}`);
+  console.log(categories(rows).map((c) => `${c.category} ${(c.share * 100).toFixed(0)} %`).join(', '));
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
