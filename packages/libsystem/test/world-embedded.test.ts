@@ -22,6 +22,8 @@ const mainPcap = join(dir, 'session.pcap');
 test.before(async () => {
   sys = await boot({ pcap: mainPcap });
 });
+// A system left running keeps its world's clock pumping: shut everything down even when a test fails.
+test.after.always(() => sys?.shutdown());
 
 function json(b: unknown): any {
   return JSON.parse(String(b));
@@ -188,9 +190,10 @@ test.serial('the capture of the whole session opens in tshark with no malformed 
 });
 
 /** The same calls in a fresh world; returns the capture's SHA-256. */
-async function replay(seed: number): Promise<string> {
+async function replay(t: import('ava').ExecutionContext, seed: number): Promise<string> {
   const file = join(dir, `replay-${seed}-${Math.random().toString(36).slice(2)}.pcap`);
   const s = await boot({ seed, pcap: file });
+  t.teardown(() => s.shutdown());
   await s.network.getData('http://example.test/bytes/2000');
   const [h] = await s.network.post('http://example.test/post', 'x');
   await h!.read('*a');
@@ -209,24 +212,27 @@ async function replay(seed: number): Promise<string> {
 }
 
 test('the same seed writes the same pcap (SHA-256); another seed does not', async (t) => {
-  const a = await replay(42);
-  const b = await replay(42);
-  const c = await replay(43);
+  const a = await replay(t, 42);
+  const b = await replay(t, 42);
+  const c = await replay(t, 43);
   t.is(a, b);
   t.not(a, c);
 });
 
 test('real time, and impairments on the host\'s link (10 % loss each way): the same calls work', async (t) => {
   const real = await boot({ time: 'real' });
+  t.teardown(() => real.shutdown());
   const [d, code] = await real.network.getData('https://example.test/bytes/1000');
   t.is(code, 200);
   t.is(d!.length, 1000);
   await real.shutdown();
   // Seeded, so the losses fall the same way every run (with some seeds both DNS attempts are lost).
   const lossy = await boot({ seed: 1, impairments: { loss: 0.1 } });
+  t.teardown(() => lossy.shutdown());
   const [d2, code2] = await lossy.network.getData('http://example.test/bytes/60000');
   t.is(code2, 200);
   const clean = await boot({ seed: 6 });
+  t.teardown(() => clean.shutdown());
   t.deepEqual(d2, (await clean.network.getData('http://example.test/bytes/60000'))[0]);
   await clean.shutdown();
   t.true(lossy.stack!.tcp.stats.oooSegments > 0, 'segments were lost and arrived out of order after their successors');
