@@ -132,14 +132,16 @@ export async function runHttpSoak(o: HttpSoakOptions): Promise<HttpSoakResult> {
       try { await one(w, k); } catch (e) { fail(w, `threw ${(e as Error).message}`); return; }
     }
   };
+  let running = true;
   const sampler = () => {
     const c = a.tcp.connections().length;
     maxConc = Math.max(maxConc, c);
     serverPeak = Math.max(serverPeak, b.tcp.connections().length);
-    if (clock.now() < end) clock.schedule(clock.now() + 250, sampler);
+    if (running) clock.schedule(clock.now() + 250, sampler);
   };
   clock.schedule(clock.now() + 250, sampler);
   await clock.drive(Promise.all(Array.from({ length: o.connections }, (_, w) => worker(w))), end + 600_000);
+  running = false;
   const virtualMs = clock.now();
 
   client.close();
