@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { boot, type System, WORLD } from '../src';
+import { boot, PumpedClock, type System, WORLD } from '../src';
 
 /**
  * The embedded world through `boot()` with no options: DHCP, DNS, example.test's
@@ -289,3 +289,24 @@ function tshark(t: import('ava').ExecutionContext, file: string): { total: numbe
   }
   return { total: lines.length, malformed, protocols };
 }
+
+test('PumpedClock: runs events when the process is idle, stops when none is pending, never after stop()', async (t) => {
+  const clock = new PumpedClock();
+  const order: string[] = [];
+  const at = (ms: number) => new Promise<void>((res) => clock.schedule(ms, () => { order.push(`event ${ms}`); res(); }));
+  const done = Promise.all([at(5000), at(10)]);
+  order.push('scheduled');
+  t.true(clock.pumping);
+  await done;
+  t.deepEqual(order, ['scheduled', 'event 10', 'event 5000']);
+  t.is(clock.now(), 5000);
+  await new Promise((res) => setImmediate(res));
+  t.false(clock.pumping, 'nothing pending: no turn queued (no spinning)');
+  clock.schedule(6000, () => order.push('late'));
+  t.true(clock.pumping, 'scheduling starts it again');
+  clock.stop();
+  t.false(clock.pumping);
+  await new Promise((res) => setImmediate(res));
+  t.is(order.length, 3, 'a stopped clock runs nothing');
+  t.is(clock.pending, 1);
+});

@@ -40,9 +40,14 @@ function transpile(source, filename) {
   return out;
 }
 
-if (!require.extensions['.ts']) {
+/** Installs the loader for .ts files; `force` replaces one already there (e.g. ts-node's, for the files still to load). */
+function install(force = false) {
+  if (require.extensions['.ts'] && !force) return;
   process.setSourceMapsEnabled?.(true);
   require.extensions['.ts'] = (module, filename) => {
     module._compile(transpile(fs.readFileSync(filename, 'utf8'), filename), filename);
   };
 }
+
+install();
+module.exports = { install };
