@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
 import type { Impairments } from '@pnet/nic';
 import { Stack } from '@pnet/tcpip';
+import type { TcpConfig } from '@pnet/tcpip';
 import { stackTransport } from '@pnet/tls';
 import { HttpClient, HttpServer } from '@pnet/http';
 import type { ServerRequest, ServerResponse } from '@pnet/http';
@@ -56,6 +57,8 @@ export interface HttpSoakOptions {
   duration: number;
   seed?: number;
   impairments?: Impairments;
+  /** The server's TCP settings, e.g. a SYN queue long enough for every client to connect at once. */
+  serverTcp?: Partial<TcpConfig>;
 }
 
 export interface HttpSoakResult {
@@ -68,13 +71,14 @@ export interface HttpSoakResult {
   pendingEventsAfter: number;
   virtualMs: number;
   serverStats: unknown;
+  listenOverflows: number;
 }
 
 export async function runHttpSoak(o: HttpSoakOptions): Promise<HttpSoakResult> {
   const seed = o.seed ?? 1;
   const clock = new VirtualClock();
   const a = new Stack({ clock, rng: new Rng(seed), name: 'client' });
-  const b = new Stack({ clock, rng: new Rng(seed + 1), name: 'server' });
+  const b = new Stack({ clock, rng: new Rng(seed + 1), name: 'server', tcp: o.serverTcp });
   const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
   const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
   const imp = o.impairments ?? { delay: 2, jitter: 1, keepOrder: true, loss: 0.01, duplicate: 0.005, rate: 1e9, queuePackets: 2000 };
@@ -155,5 +159,6 @@ export async function runHttpSoak(o: HttpSoakOptions): Promise<HttpSoakResult> {
   return {
     requests, bytes, failures, maxConcurrentConnections: maxConc, serverConnectionsPeak: serverPeak,
     connectionsAfter, pendingEventsAfter: clock.pending, virtualMs, serverStats: server.stats,
+    listenOverflows: b.tcp.stats.errors['listen-overflow'] ?? 0,
   };
 }
