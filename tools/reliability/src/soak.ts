@@ -3,7 +3,7 @@
  * - sim: 1 GiB each way over a SimLink under the heavy impairment mix (HEAVY_IMPAIRMENTS), identical SHA-256,
  *   longest stall under STALL_BOUND_MS of virtual time, nothing left in the connection tables or on the clock.
  * - http: 1,000 concurrent connections of mixed HTTP work for 10 s of virtual time, every response checked.
- * - tap: 64 MiB each way with the Linux kernel over TAP (root), through a SimLink with the heavy mix, plus netem on
+ * - tap: 8 MiB each way with the Linux kernel over TAP (root), through a SimLink with the heavy mix, plus netem on
  *   the kernel side when the kernel has sch_netem.
  * Exit code 1 when a check fails.
  */
@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     if (process.getuid?.() !== 0) {
       console.log('*** SKIPPING tap soak: needs root ***');
     } else {
-      const size = arg('tap-size', 64) * 1024 * 1024;
+      const size = arg('tap-size', 8) * 1024 * 1024;
       console.log(`tap soak: ${size} bytes each way with the kernel`);
       const t0 = process.hrtime.bigint();
       const r = await runTapSoak(null, size, { ...HEAVY_IMPAIRMENTS, delay: 1, jitter: 0.5 });
