@@ -6,11 +6,12 @@
  * 2 bad usage; 3 bad URL; 22 an HTTP status of 400 or more with --fail.
  * Every failure prints one line `pnet: <reason>` on stderr.
  */
-import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Stack } from '@pnet/tcpip';
 import type { HTTPHandle } from '@pnet/libsystem';
+import type { RequestHandler } from '@pnet/http';
 import { flag, formatOptions, type OptionSpec, type Parsed, parseArgs, UsageError, value, values } from './args';
 import type { Session } from './session';
 import { SESSION_OPTIONS } from './session-options';
@@ -342,7 +343,7 @@ const up: Command = {
     if (dir !== undefined) {
       const { HttpServer } = require('@pnet/http') as typeof import('@pnet/http');
       const { stackTransport } = require('@pnet/tls') as typeof import('@pnet/tls');
-      const server = new HttpServer(staticFiles(path.resolve(dir)) as never, { clock: s.clock });
+      const server = new HttpServer(staticFiles(path.resolve(dir)), { clock: s.clock });
       await server.listen(stackTransport(s.stack), { port: 80 });
       stops.push(() => server.close());
     }
@@ -379,23 +380,26 @@ const TYPES: Record<string, string> = {
 };
 
 /** GET/HEAD of files under `root` (an index.html or a listing for directories); nothing outside it. */
-function staticFiles(root: string) {
-  return (req: { method: string; url: URL }, res: { writeHead(s: number, h: Record<string, string>): void; end(b?: string | Buffer): void }) => {
+function staticFiles(root: string): RequestHandler {
+  return (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain' });
-      return res.end('method not allowed\n');
+      res.end('method not allowed\n');
+      return;
     }
     let rel: string;
     try {
       rel = decodeURIComponent(req.url.pathname);
     } catch {
       res.writeHead(400, { 'content-type': 'text/plain' });
-      return res.end('bad path\n');
+      res.end('bad path\n');
+      return;
     }
     const file = path.resolve(root, `.${rel}`);
     if (file !== root && !file.startsWith(root + path.sep)) {
       res.writeHead(403, { 'content-type': 'text/plain' });
-      return res.end('forbidden\n');
+      res.end('forbidden\n');
+      return;
     }
     try {
       let target = file;
@@ -405,17 +409,18 @@ function staticFiles(root: string) {
           statSync(index);
           target = index;
         } catch {
-          const names = require('node:fs').readdirSync(target) as string[];
+          const names = readdirSync(target);
           res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-          return res.end(names.sort().join('\n') + '\n');
+          res.end(names.sort().join('\n') + '\n');
+          return;
         }
       }
       const body = readFileSync(target);
       res.writeHead(200, { 'content-type': TYPES[path.extname(target)] ?? 'application/octet-stream' });
-      return res.end(body);
+      res.end(body);
     } catch {
       res.writeHead(404, { 'content-type': 'text/plain' });
-      return res.end('not found\n');
+      res.end('not found\n');
     }
   };
 }

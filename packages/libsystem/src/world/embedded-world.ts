@@ -9,13 +9,12 @@
  * (`PumpedClock`) in virtual time, or a RealClock. Every random choice comes
  * from one seed (TLS key material aside).
  */
-import type { Duplex } from 'node:stream';
 import {
   type Clock, type Impairments, localMac, PcapWriter, RealClock, Rng, SimLink, SimNic, SimSwitch,
 } from '@pnet/nic';
 import { DhcpServer, type DhcpLease, DnsServer, parseIpv4, serveDhcp, serveDns, Stack } from '@pnet/tcpip';
 import { stackTransport, type StreamTransport } from '@pnet/tls';
-import { HttpServer, httpbin, websocketEchoUpgrade, type RandomSource } from '@pnet/http';
+import { HttpServer, httpbin, websocketEchoUpgrade, type RandomSource, type RequestHandler } from '@pnet/http';
 import type { NetworkBackends } from '../backends/backends';
 import { streamBackends } from '../backends/pnet-http';
 import { stackControl, stackDatagrams } from '../backends/pnet-stack';
@@ -102,13 +101,13 @@ function serverStack(clock: Clock, rng: Rng, name: string, sw: SimSwitch, mac: n
 /** RFC 862 echo over TCP and UDP on port 7. */
 function serveEcho(s: Stack): () => void {
   const tcp = s.tcp.listen({ port: 7 });
-  tcp.on('connection', (sock: Duplex) => {
+  tcp.on('connection', (sock) => {
     sock.on('error', () => undefined);
     sock.pipe(sock);
   });
   const udp = s.udp.bind({ port: 7 });
-  udp.on('message', (data: Buffer, rinfo: { address: number; port: number }) => {
-    udp.send(data, rinfo.port, rinfo.address as never);
+  udp.on('message', (data, rinfo) => {
+    udp.send(data, rinfo.port, rinfo.address);
   });
   return () => {
     tcp.close();
@@ -172,12 +171,12 @@ export async function createEmbeddedWorld(options: EmbeddedWorldOptions): Promis
     const exampleT = stackTransport(example);
     const web = new HttpServer(httpbin(), { clock });
     const webs = new HttpServer(httpbin({ scheme: 'https' }), { clock });
-    const echoPage = (_req: unknown, res: { writeHead(s: number, h: Record<string, string>): void; end(b: string): void }) => {
+    const echoPage: RequestHandler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('echo.test: WebSocket echo here (ws:// and wss://); TCP and UDP echo on port 7 (RFC 862)\n');
     };
-    const wsEcho = new HttpServer(echoPage as never, { clock, onUpgrade: websocketEchoUpgrade({ clock }) });
-    const wssEcho = new HttpServer(echoPage as never, { clock, onUpgrade: websocketEchoUpgrade({ clock }) });
+    const wsEcho = new HttpServer(echoPage, { clock, onUpgrade: websocketEchoUpgrade({ clock }) });
+    const wssEcho = new HttpServer(echoPage, { clock, onUpgrade: websocketEchoUpgrade({ clock }) });
     const echoT = stackTransport(echo);
     const stopEcho = serveEcho(echo);
     closers.push(stopEcho);
