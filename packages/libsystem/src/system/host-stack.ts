@@ -45,7 +45,13 @@ export async function startHostStack(o: HostStackOptions): Promise<HostStack> {
   const stack = new Stack({ clock: o.clock, rng: o.rng, name: o.name ?? 'pnet' });
   stack.addInterface(o.nic, { name: 'eth0' });
   stack.start();
-  const resolver = attachDns(stack, { servers: (o.dns ?? []).map(parseIpv4), ...(o.hosts ? { hosts: o.hosts } : {}) });
+  // Four rounds (2 + 4 + 8 + 16 s at most) rather than the resolver's two: a host on a lossy
+  // link should not fail a name lookup because two datagrams in a row were lost.
+  const resolver = attachDns(stack, {
+    servers: (o.dns ?? []).map(parseIpv4),
+    attempts: 4,
+    ...(o.hosts ? { hosts: o.hosts } : {}),
+  });
   let dhcp: DhcpClient | null = null;
   let lease: DhcpLease | null = null;
   try {
