@@ -1,4 +1,4 @@
-import { CongestionControlFactory, NewReno } from './congestion';
+import { CongestionControlFactory, CongestionControlName, NewReno, congestionControlFactory } from './congestion';
 
 /** Tunables of a TcpLayer (defaults in `DEFAULT_TCP_CONFIG`). Times in milliseconds, sizes in bytes. */
 export interface TcpConfig {
@@ -44,7 +44,8 @@ export interface TcpConfig {
   ephemeralPortMax: number;
   /** Initial congestion window in segments (RFC 6928). */
   initialWindow: number;
-  congestionControl: CongestionControlFactory;
+  /** 'newreno' (RFC 5681/6582, the default), 'cubic' (RFC 9438), or a factory; resolved to a factory. */
+  congestionControl: CongestionControlName | CongestionControlFactory;
   /** MSS assumed when the peer sends no MSS option (RFC 9293: 536). */
   defaultMss: number;
   /** Verify TCP checksums here (IP already does per DESIGN.md; for hosts that do not). */
@@ -88,6 +89,8 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   if (partial.initialWindow !== undefined && partial.congestionControl === undefined) {
     const iw = partial.initialWindow;
     c.congestionControl = () => new NewReno(iw);
+  } else {
+    c.congestionControl = congestionControlFactory(c.congestionControl, c.initialWindow);
   }
   for (const k of ['sendBufferSize', 'receiveBufferSize'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);

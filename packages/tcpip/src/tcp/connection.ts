@@ -12,7 +12,7 @@
  */
 import { ByteRing } from './byte-ring';
 import type { TcpConfig } from './config';
-import type { CongestionControl } from './congestion';
+import { CongestionControl, congestionControlFactory } from './congestion';
 import { TcpError, TcpErrorCode } from './errors';
 import { RttEstimator } from './rtt';
 import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
@@ -204,7 +204,7 @@ export class TcpConnection implements HeapItem {
     this.sendBuffer = new ByteRing(c.sendBufferSize);
     this.receiveBuffer = new ByteRing(c.receiveBufferSize);
     this.rtt = new RttEstimator(c.initialRto, c.minRto, c.maxRto);
-    this.cc = c.congestionControl();
+    this.cc = congestionControlFactory(c.congestionControl, c.initialWindow)();
     this.noDelay = c.noDelay;
     this.keepAliveIdle = c.keepAliveIdle;
     this.wantWscale = c.windowScaling;

@@ -1,8 +1,8 @@
 export * from './seq';
 export { ByteRing } from './byte-ring';
 export { RttEstimator } from './rtt';
-export { NewReno } from './congestion';
-export type { CongestionControl, CongestionControlFactory } from './congestion';
+export { NewReno, Cubic, congestionControlFactory } from './congestion';
+export type { CongestionControl, CongestionControlFactory, CongestionControlName } from './congestion';
 export { DEFAULT_TCP_CONFIG, resolveTcpConfig } from './config';
 export type { TcpConfig } from './config';
 export { TcpError } from './errors';
