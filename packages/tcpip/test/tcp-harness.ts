@@ -238,6 +238,8 @@ export interface SegSpec {
   mss?: number;
   wscale?: number;
   sackOk?: boolean;
+  /** SACK blocks [start, end), relative to the stack's ISN. */
+  sack?: [number, number][];
   ts?: [number, number];
   srcPort?: number;
   dstPort?: number;
@@ -343,6 +345,13 @@ export class TcpScript {
     if (spec.wscale !== undefined) o.wscale = spec.wscale;
     if (spec.sackOk) o.sackPermitted = true;
     if (spec.ts) { o.hasTimestamp = true; o.tsVal = spec.ts[0]; o.tsEcr = spec.ts[1]; }
+    if (spec.sack) {
+      spec.sack.forEach(([a, b], k) => {
+        o.sackBlocks[2 * k] = ((this.stackIsn ?? 0) + a) >>> 0;
+        o.sackBlocks[2 * k + 1] = ((this.stackIsn ?? 0) + b) >>> 0;
+      });
+      o.sackCount = spec.sack.length;
+    }
     const optLen = tcpOptionsLength(o);
     let data: Uint8Array;
     if (spec.data === undefined) data = new Uint8Array(0);

@@ -58,10 +58,11 @@ export function report(m: Matrix): string {
   out.push('  transfer a few percent against the window limit of 32 KiB per RTT (~328 kB/s).');
   out.push('- With small windows (4 KiB: at most two segments in flight) three duplicate ACKs never come, so every loss waits for');
   out.push('  a retransmission timeout (at least 200 ms, doubling); the same holds at 30 % loss on both directions, where the');
-  out.push('  timeouts back off exponentially and throughput falls to a few kB/s. RFC 6675 SACK recovery (not done yet: the');
-  out.push('  peer\'s SACK blocks are parsed but unused) and RACK/TLP would be the next steps for these rows.');
+  out.push('  timeouts back off exponentially and throughput falls to a few kB/s (SACK recovery cannot help a window of two');
+  out.push('  segments; RACK/TLP and early retransmit, RFC 5827, would be the next steps for these rows).');
   out.push('- CUBIC and NewReno differ only after a loss: the loss-free rows are identical; CUBIC\'s faster regrowth shows in');
-  out.push('  the 1 % rows, while at 10 % loss its gentler decrease (beta = 0.7) tends to cost more timeouts on these short runs.');
+  out.push('  most 1 % rows; at 10 % loss neither wins consistently, and its gentler decrease (beta = 0.7) keeps more in flight');
+  out.push('  and tends to take more timeouts on these short runs.');
   out.push(`- The bottleneck case smoltcp reports at ${fmt(SMOLTCP_BOTTLENECK_1)} B/s for one flow runs here near the line rate`);
   out.push('  (200 Mbit/s = 25,000,000 B/s incl. headers): the flow overflows the 64 KiB queue in slow start, recovers by fast');
   out.push('  retransmit and keeps the queue busy. With 64 flows a flow whose SYNs are dropped at the full queue waits 1, 2, 4 s');

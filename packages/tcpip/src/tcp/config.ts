@@ -10,7 +10,7 @@ export interface TcpConfig {
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323) in SYNs. */
   timestamps: boolean;
-  /** Offer SACK-permitted (RFC 2018): our ACKs then carry SACK blocks. (Using the peer's blocks is part 2.) */
+  /** Offer SACK-permitted (RFC 2018): our ACKs carry SACK blocks, and the peer's drive RFC 6675 loss recovery. */
   sack: boolean;
   /** RFC 6298 initial RTO. */
   initialRto: number;

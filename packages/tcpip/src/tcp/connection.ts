@@ -8,7 +8,8 @@
  * ACKs, RST/SYN/ACK checks), RFC 6298 (RTO, Karn, backoff), RFC 5681 + 6582 (fast retransmit,
  * NewReno recovery, via the CongestionControl interface), RFC 7323 (window scale, timestamps,
  * PAWS), RFC 9293 3.8.6 (sender and receiver SWS avoidance, Nagle, delayed ACKs, zero-window
- * probes), keepalive, user timeout.
+ * probes), keepalive, user timeout, RFC 2018 + 6675 (SACK blocks out; a scoreboard of the peer's
+ * blocks drives retransmission in recovery: pipe, NextSeg rule 1), RFC 2883 (D-SACK counted).
  */
 import { ByteRing } from './byte-ring';
 import type { TcpConfig } from './config';
@@ -60,6 +61,10 @@ export interface TcpCounters {
   keepAliveProbes: number;
   dupAcks: number;
   oooSegments: number;
+  /** D-SACK blocks received (RFC 2883): the peer got a segment twice. */
+  dsacks: number;
+  /** Segments retransmitted by SACK-based loss recovery (RFC 6675 NextSeg). */
+  sackRetransmits: number;
 }
 
 /** User-visible happenings. Called synchronously from inside the stack: do not re-enter it. */
@@ -182,6 +187,15 @@ export class TcpConnection implements HeapItem {
   inRecovery = false;
   private recoverPoint = seq(0);
   private inflation = 0;
+  /**
+   * SACK scoreboard (RFC 6675): ranges [start, end) above SND.UNA the peer reported with SACK
+   * blocks, sorted and merged. Cleared on a retransmission timeout (the peer may renege).
+   */
+  private sacked: number[] = [];
+  /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
+  private highRxt = seq(0);
+  /** D-SACK blocks this connection received. */
+  dsackCount = 0;
 
   private unackedBytes = 0;
   private ackNow = false;
@@ -660,6 +674,7 @@ export class TcpConnection implements HeapItem {
       return;
     }
 
+    if (this.sackOk && seg.sackCount > 0) this.takeSack(seg, ack);
     const segWnd = seg.window << this.sndWscale;
     if (seqGt(ack, this.sndUna)) {
       this.newAck(ack, seg, now);
@@ -762,6 +777,7 @@ export class TcpConnection implements HeapItem {
     }
     this.sndUna = ack;
     if (seqLt(this.sndNxt, ack)) this.sndNxt = ack;
+    if (this.sacked.length > 0) this.trimSacked(ack);
     this.retries = 0;
     this.progressAt = now;
     this.persistBackoff = 0;
@@ -787,8 +803,12 @@ export class TcpConnection implements HeapItem {
         this.cc.onRecoveryExit(seqDiff(this.sndMax, this.sndUna), now);
       } else {
         // Partial ACK: the next hole is lost too.
-        this.retransmitAt(this.sndUna, now);
-        this.inflation = Math.max(0, this.inflation - acked + (acked >= this.effMss ? this.effMss : 0));
+        if (this.sacked.length > 0) {
+          this.sackRecovery(now);
+        } else {
+          this.retransmitAt(this.sndUna, now);
+          this.inflation = Math.max(0, this.inflation - acked + (acked >= this.effMss ? this.effMss : 0));
+        }
       }
     } else {
       this.dupAcks = 0;
@@ -825,7 +845,8 @@ export class TcpConnection implements HeapItem {
     this.io.counters.dupAcks++;
     this.dupAcks++;
     if (this.inRecovery) {
-      this.inflation += this.effMss;
+      if (this.sacked.length > 0) this.sackRecovery(now);
+      else this.inflation += this.effMss;
       return;
     }
     if (this.dupAcks < 3) {
@@ -840,7 +861,10 @@ export class TcpConnection implements HeapItem {
       this.inRecovery = true;
       this.recoverPoint = this.sndMax;
       this.inflation = 3 * this.effMss;
+      this.highRxt = this.sndUna;
       this.retransmitAt(this.sndUna, now);
+      this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
+      if (this.sacked.length > 0) this.sackRecovery(now);
       this.rtxAt = now + this.rtt.rto;
     }
   }
@@ -969,6 +993,7 @@ export class TcpConnection implements HeapItem {
     this.sendBuffer.release();
     if (error || this.orphaned) this.receiveBuffer.release();
     this.ooo.length = 0;
+    this.sacked.length = 0;
     this.io.closed(this);
     const ev = this.events;
     if (ev?.onClose) ev.onClose(error);
@@ -1041,16 +1066,132 @@ export class TcpConnection implements HeapItem {
   }
 
   /** Retransmits one segment starting at `at` (fast retransmit, partial ACKs). */
-  private retransmitAt(at: SeqNum, now: number): void {
+  private retransmitAt(at: SeqNum, now: number, maxLen = Infinity): number {
     const pos = seqDiff(at, this.bufSeq);
     const avail = Math.min(this.sendBuffer.length - pos, seqDiff(this.sndMax, at));
-    const len = Math.max(0, Math.min(this.effMss, avail));
+    const len = Math.max(0, Math.min(this.effMss, avail, maxLen));
     const fin = this.finQueued && seqGt(this.sndMax, this.finSeq) && seqAdd(at, len) === this.finSeq;
-    if (len === 0 && !fin) return;
+    if (len === 0 && !fin) return 0;
     this.rttTiming = false;
     this.io.counters.retransmits++;
     this.retransmitCount++;
     this.emit(TCP_ACK | (fin ? TCP_FIN : 0), at, pos, len, now);
+    return len + (fin ? 1 : 0);
+  }
+
+  // ------------------------------------------------------------------ SACK (RFC 2018, 2883, 6675)
+
+  /** Records the peer's SACK blocks in the scoreboard; a D-SACK (RFC 2883) first block is counted. */
+  private takeSack(seg: TcpSegmentView, ack: SeqNum): void {
+    const b = seg.sackBlocks;
+    for (let k = 0; k < seg.sackCount; k++) {
+      let start = b[2 * k] as SeqNum;
+      const end = b[2 * k + 1] as SeqNum;
+      if (!seqLt(start, end)) continue;
+      if (k === 0 && (seqLe(end, ack) ||
+          (seg.sackCount > 1 && seqLe(b[2] as SeqNum, start) && seqLe(end, b[3] as SeqNum)))) {
+        // D-SACK: below the cumulative ACK or inside the second block.
+        this.io.counters.dsacks++;
+        this.dsackCount++;
+        continue;
+      }
+      if (seqLe(end, ack) || seqGt(end, this.sndMax)) continue; // stale or bogus
+      if (seqLt(start, ack)) start = ack;
+      this.insertSacked(start, end);
+    }
+  }
+
+  private insertSacked(start: SeqNum, end: SeqNum): void {
+    const r = this.sacked;
+    let i = 0;
+    while (i < r.length && seqLt(r[i + 1] as SeqNum, start)) i += 2;
+    if (i < r.length && seqLe(r[i] as SeqNum, end)) {
+      const st = seqMin(r[i] as SeqNum, start);
+      let e = seqMax(r[i + 1] as SeqNum, end);
+      let j = i + 2;
+      while (j < r.length && seqLe(r[j] as SeqNum, e)) { e = seqMax(e, r[j + 1] as SeqNum); j += 2; }
+      r.splice(i, j - i, st, e);
+      return;
+    }
+    if (r.length >= MAX_OOO_RANGES * 2) return;
+    r.splice(i, 0, start, end);
+  }
+
+  /** Drops what the cumulative ACK now covers. */
+  private trimSacked(ack: SeqNum): void {
+    const r = this.sacked;
+    let i = 0;
+    while (i < r.length && seqLe(r[i + 1] as SeqNum, ack)) i += 2;
+    if (i > 0) r.splice(0, i);
+    if (r.length > 0 && seqLt(r[0] as SeqNum, ack)) r[0] = ack;
+  }
+
+  /** SACKed bytes at or above `at`. */
+  private sackedAbove(at: SeqNum): number {
+    const r = this.sacked;
+    let n = 0;
+    for (let i = r.length - 2; i >= 0; i -= 2) {
+      if (seqLe(r[i + 1] as SeqNum, at)) break;
+      n += seqDiff(r[i + 1] as SeqNum, seqMax(r[i] as SeqNum, at));
+    }
+    return n;
+  }
+
+  /**
+   * RFC 6675 IsLost for the hole starting at `at` (holes are judged whole): DupThresh segments'
+   * worth of SACKed data above it; the first hole (at SND.UNA) once anything above it is SACKed.
+   */
+  private holeLost(at: SeqNum): boolean {
+    if (this.sacked.length === 0) return false;
+    return at === this.sndUna || this.sackedAbove(at) >= 3 * this.effMss;
+  }
+
+  /** RFC 6675 SetPipe: outstanding bytes not SACKed and not lost, plus those retransmitted. */
+  private pipe(): number {
+    const r = this.sacked;
+    let pipe = 0;
+    let holeStart = this.sndUna;
+    for (let i = 0; i <= r.length; i += 2) {
+      const holeEnd = i < r.length ? r[i] as SeqNum : this.sndMax;
+      if (seqLt(holeStart, holeEnd)) {
+        const len = seqDiff(holeEnd, holeStart);
+        const lost = i < r.length && this.holeLost(holeStart);
+        if (!lost) pipe += len;
+        if (seqGt(this.highRxt, holeStart)) pipe += Math.min(len, seqDiff(this.highRxt, holeStart));
+      }
+      if (i < r.length) holeStart = r[i + 1] as SeqNum;
+    }
+    return pipe;
+  }
+
+  /**
+   * SACK-based loss recovery (RFC 6675 5, NextSeg rule 1): while the pipe leaves a segment of
+   * room in cwnd, retransmit the next lost hole above HighRxt; new data follows through output(),
+   * whose room (cwnd + inflation - flight) is made equal to cwnd - pipe.
+   */
+  private sackRecovery(now: number): void {
+    if (seqLt(this.highRxt, this.sndUna)) this.highRxt = this.sndUna;
+    let pipe = this.pipe();
+    const r = this.sacked;
+    while (this.cc.cwnd - pipe >= this.effMss) {
+      // NextSeg: the first hole byte >= HighRxt below the highest SACKed byte that is lost.
+      let at: SeqNum | null = null;
+      let holeEnd = this.sndUna;
+      let holeStart = this.sndUna;
+      for (let i = 0; i < r.length; i += 2) {
+        holeEnd = r[i] as SeqNum;
+        const from = seqMax(holeStart, this.highRxt);
+        if (seqLt(from, holeEnd) && this.holeLost(holeStart)) { at = from; break; }
+        holeStart = r[i + 1] as SeqNum;
+      }
+      if (at === null) break;
+      const n = this.retransmitAt(at, now, seqDiff(holeEnd, at));
+      if (n === 0) break;
+      this.io.counters.sackRetransmits++;
+      this.highRxt = seqAdd(at, n);
+      pipe += n;
+    }
+    this.inflation = Math.max(0, seqDiff(this.sndNxt, this.sndUna) - pipe);
   }
 
   private sendSyn(now: number): void {
@@ -1244,6 +1385,7 @@ export class TcpConnection implements HeapItem {
     this.inRecovery = false;
     this.inflation = 0;
     this.dupAcks = 0;
+    this.sacked.length = 0;
     this.recoverPoint = this.sndMax;
     this.sndNxt = this.sndUna;
     this.output(now);

@@ -207,6 +207,7 @@ export class TcpLayer implements TcpConnectionIo {
     const counters: TcpCounters = {
       segmentsIn: 0, segmentsOut: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, challengeAcks: 0, rstIn: 0,
       rstOut: 0, pawsDrops: 0, outOfWindow: 0, zeroWindowProbes: 0, keepAliveProbes: 0, dupAcks: 0, oooSegments: 0,
+      dsacks: 0, sackRetransmits: 0,
     };
     this.stats = Object.assign(counters, {
       rx: 0, tx: 0, drops: 0, errors: {} as Record<string, number>, activeOpens: 0, passiveOpens: 0, connections: 0,
