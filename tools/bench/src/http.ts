@@ -28,7 +28,7 @@ async function rate(fetch: Fetch, n: number, drive: <T>(p: Promise<T>) => Promis
 }
 
 export async function pnetRate(n: number, close: boolean): Promise<number> {
-  const w = twoStacks({ rxSlots: 4096 });
+  const w = twoStacks();
   const server = new HttpServer((_req, res) => { res.setHeader('Content-Type', 'text/plain'); res.end(BODY); }, { clock: w.clock });
   const listener = await server.listen(stackTransport(w.server), { port: 80 });
   const client = new HttpClient({ transport: stackTransport(w.client), clock: w.clock, maxSocketsPerOrigin: CONCURRENCY, maxIdlePerOrigin: CONCURRENCY });

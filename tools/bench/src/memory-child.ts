@@ -36,7 +36,7 @@ const PORTS = 60_000;
 interface Opened { before: number; after: number; keep: unknown[]; dispose(): void }
 
 async function pnet(n: number, sockets: boolean): Promise<Opened> {
-  const w: World = twoStacks({ rxSlots: 4096 });
+  const w: World = twoStacks();
   const keep: unknown[] = [];
   const listeners = Math.ceil(n / PORTS);
   let accepted = 0;

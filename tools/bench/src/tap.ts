@@ -208,9 +208,9 @@ async function iperfVeth(reverse: boolean, seconds: number, runs: number): Promi
 }
 
 async function tcpRows(opts: BenchOptions): Promise<BenchRow[]> {
-  const size = opts.tiny ? 1 << 20 : opts.quick ? 64 << 20 : 256 << 20;
+  const size = opts.tiny ? 1 << 20 : opts.quick ? 32 << 20 : 256 << 20;
   const runs = opts.tiny ? 1 : 3;
-  const seconds = opts.tiny ? 1 : opts.quick ? 2 : 3;
+  const seconds = opts.tiny || opts.quick ? 1 : 3;
   const mb = `${size / (1 << 20)} MiB`;
   const rows: BenchRow[] = [];
   for (const up of [true, false]) {

@@ -45,7 +45,7 @@ export function kernelSide(): Side {
 }
 
 export function pnetSide(mtu: number): Side {
-  const w = twoStacks({ mtu, rxSlots: 4096 });
+  const w = twoStacks({ mtu });
   let port = 5000;
   return {
     async listen(onConnection) {

@@ -23,7 +23,7 @@ const NAME = 'localhost';
 
 export async function pnetHandshakes(n: number): Promise<number> {
   const certs = testCertificates();
-  const w = twoStacks({ rxSlots: 4096 });
+  const w = twoStacks();
   const tServer = stackTransport(w.server, { sessionCache: false });
   const tClient = stackTransport(w.client, { ca: certs.ca.cert, sessionCache: false });
   const server = await tServer.listen({ port: 443, secure: { key: certs.server.key, cert: certs.server.cert } }, (s: Duplex) => {
@@ -88,7 +88,7 @@ function bulkHandler(size: number) {
 
 export async function pnetDownload(size: number): Promise<number> {
   const certs = testCertificates();
-  const w = twoStacks({ rxSlots: 4096 });
+  const w = twoStacks();
   const server = new HttpServer(bulkHandler(size) as never, { clock: w.clock });
   const listener = await server.listen(stackTransport(w.server), { port: 443, secure: { key: certs.server.key, cert: certs.server.cert } });
   const client = new HttpClient({ transport: stackTransport(w.client), clock: w.clock, tls: { ca: certs.ca.cert, servername: NAME } });

@@ -12,7 +12,7 @@ import { BenchOptions, BenchRow, median, row } from './bench';
 export interface VtimeResult { simulatedSeconds: number; wallSeconds: number; retransmits: number; goodputMbps: number }
 
 export function transfer(size: number, seed = 1): VtimeResult {
-  const w = twoStacks({ delay: 25, impair: { rate: 1e9, loss: 0.01 }, seed, rxSlots: 4096,
+  const w = twoStacks({ delay: 25, impair: { rate: 1e9, loss: 0.01 }, seed,
     tcp: { sendBufferSize: 4 << 20, receiveBufferSize: 4 << 20 } });
   const clock = w.clock;
   const block = Buffer.alloc(64 * 1024, 0x33);

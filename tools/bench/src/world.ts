@@ -32,7 +32,13 @@ export interface WorldOptions {
   impair?: Impairments;
   tcp?: Partial<TcpConfig>;
   seed?: number;
+  /** Receive ring slots per NIC; default 1024, fewer for jumbo MTUs so a ring stays near 16 MiB. */
   rxSlots?: number;
+}
+
+/** 1024 slots, or the largest power of two that keeps the ring under 16 MiB (128 at MTU 65535). */
+export function defaultRxSlots(mtu: number): number {
+  return Math.min(1024, 2 ** Math.floor(Math.log2((16 << 20) / (mtu + 18))));
 }
 
 /** A server stack (192.0.2.1) and a client stack (192.0.2.2) on one SimLink, in virtual time. No checksum offload. */
@@ -42,8 +48,9 @@ export function twoStacks(o: WorldOptions = {}): World {
   const mtu = o.mtu ?? 1500;
   const server = new Stack({ clock, rng: new Rng(seed * 2 + 1), name: 'server', tcp: o.tcp });
   const client = new Stack({ clock, rng: new Rng(seed * 2 + 2), name: 'client', tcp: o.tcp });
-  const sn = new SimNic({ name: 's0', mac: localMac(1), clock, mtu, rxSlots: o.rxSlots });
-  const cn = new SimNic({ name: 'c0', mac: localMac(2), clock, mtu, rxSlots: o.rxSlots });
+  const rxSlots = o.rxSlots ?? defaultRxSlots(mtu);
+  const sn = new SimNic({ name: 's0', mac: localMac(1), clock, mtu, rxSlots });
+  const cn = new SimNic({ name: 'c0', mac: localMac(2), clock, mtu, rxSlots });
   const link = new SimLink({ clock, seed, delay: o.delay ?? 0, aToB: o.impair, bToA: o.impair });
   link.connect(sn, cn);
   server.addInterface(sn, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
