@@ -96,7 +96,7 @@ function sinkServer(clock: VirtualClock, tcp: TcpLayer, port: number, sinks: Sin
           sink.lastAt = clock.now();
         }
       };
-      // onEnd can come before onData for the segment that filled the last hole: drain first.
+      // Whatever is still unread goes first, then the close.
       s.events = { onData: drain, onEnd: () => { drain(); s.close(); } };
       drain();
     }

@@ -69,3 +69,16 @@ test('D-SACK: a first block below the ACK or inside the second block is counted,
   s.inject({ flags: '.', seq: 1, ack: 1 + 4 * M });
   t.is(c.flightSize, 0);
 });
+
+test('a FIN waiting behind a hole: onData comes before onEnd when the hole is filled', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true });
+  const seen: string[] = [];
+  c.events = { onData: () => seen.push(`data ${c.readableLength}`), onEnd: () => seen.push(`end ${c.readableLength}`) };
+  s.inject({ flags: 'F.', seq: 11, ack: 1, data: 10 });
+  t.deepEqual(seen, []);
+  t.like(s.next(), { flags: '.', ack: 1, sack: [[11, 21]] }, 'out of order: SACKed at once (data only, not the FIN)');
+  s.inject({ flags: 'P.', seq: 1, ack: 1, data: 10 });
+  t.deepEqual(seen, ['data 20', 'end 20']);
+  t.is(c.state, 'CLOSE-WAIT');
+});

@@ -892,12 +892,14 @@ export class TcpConnection implements HeapItem {
       if (filledHole || this.ooo.length > 0) this.ackNow = true; // RFC 5681 4.2: ACK at once while reordering
       else if (this.unackedBytes >= 2 * this.rcvMss || this.io.config.delayedAck === 0) this.ackNow = true;
       else if (this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
+      this.touchIdle(now);
+      // onData before onEnd: a FIN waiting behind the hole this segment filled comes after the data.
+      if (this.events?.onData) this.events.onData();
+      if (this.state === 'CLOSED') return;
       if (this.pendingFinSeq >= 0 && (this.pendingFinSeq as SeqNum) === this.rcvNxt) {
         this.pendingFinSeq = -1;
         this.processFin(this.rcvNxt, now);
       }
-      this.touchIdle(now);
-      if (this.events?.onData) this.events.onData();
     } else {
       // Out of order: keep it and ACK at once (the duplicate ACK drives the peer's fast retransmit).
       this.io.counters.oooSegments++;
