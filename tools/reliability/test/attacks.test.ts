@@ -237,11 +237,10 @@ test('ICMP fragmentation-needed with MTU 0, 1, 20, 67 and 68 cannot drive the pa
   t.log(`path MTU b->a after each forged ICMP: ${r.pmtuAfter.join(', ')}`);
 });
 
-// KNOWN FAILURE (reported in docs/RELIABILITY.md): with the path MTU at 68, TCP's effective MSS is floored at 64
-// (connection.ts updateEffMss), so every data segment (116+ bytes with DF) is refused by IP as 'too-big' and the
-// connection stalls for the PMTU lifetime (10 min): one forged ICMP freezes a connection. Linux avoids it with
-// min_pmtu 552 (route/min_pmtu) and by sending without DF below it.
-test.failing('after a forged tiny-MTU ICMP the connection still carries 64 KB intact', (t) => {
+// Was a known failure: with the path MTU at 68 every data segment (with DF) was refused by IP as 'too-big' and
+// the connection stalled for the PMTU lifetime. TCP now sizes segments for at least TCP_MIN_PMTU (552, as
+// Linux's min_pmtu) and sends them without DF while the learned path MTU is below it.
+test('after a forged tiny-MTU ICMP the connection still carries 64 KB intact', (t) => {
   const r = tinyMtuAttack(11);
   t.true(r.done, `echoed ${r.c.bytes}/${r.data.length}`);
   t.is(sha(Buffer.concat(r.c.received)), sha(r.data));

@@ -87,6 +87,9 @@ const MAX_OOO_RANGES = 64;
 const PERSIST_MIN = 200;
 const PERSIST_MAX = 60_000;
 
+/** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
+export const TCP_MIN_PMTU = 552;
+
 export class TcpConnection implements HeapItem {
   deadline = Infinity;
   heapIndex = -1;
@@ -296,8 +299,17 @@ export class TcpConnection implements HeapItem {
     this.updateEffMss();
   }
 
+  /**
+   * Whether segments may carry DF. Below TCP_MIN_PMTU (Linux's min_pmtu) a learned path MTU
+   * is more likely forged than real: segments are sized for TCP_MIN_PMTU and sent without
+   * DF, so a real small-MTU hop fragments them instead of the connection stalling.
+   */
+  get dontFragment(): boolean {
+    return this.pathMtu >= TCP_MIN_PMTU;
+  }
+
   private updateEffMss(): void {
-    const mtuMss = this.pathMtu - 40;
+    const mtuMss = Math.max(this.pathMtu, TCP_MIN_PMTU) - 40;
     let mss = Math.min(this.peerMss, mtuMss);
     if (this.tsEnabled) mss -= 12;
     if (mss < 64) mss = 64; // guard against absurd MSS options

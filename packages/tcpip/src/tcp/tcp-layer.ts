@@ -454,6 +454,7 @@ export class TcpLayer implements TcpConnectionIo {
     const o = this.sendOpts;
     o.dst = conn.remoteAddress;
     o.src = conn.localAddress;
+    o.dontFragment = conn.dontFragment;
     const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
     w.conn = null;
     this.stats.tx++;
@@ -609,6 +610,7 @@ export class TcpLayer implements TcpConnectionIo {
     const o = this.sendOpts;
     o.dst = info.src;
     o.src = info.dst;
+    o.dontFragment = true;
     this.stats.rstOut++;
     this.stats.segmentsOut++;
     this.stats.tx++;
