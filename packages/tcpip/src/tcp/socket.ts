@@ -197,16 +197,17 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
       this.endPushed = true;
       this.push(null);
     }
-    this.failPendingWrite(new TcpError('EPIPE'));
+    this.failPendingWrite(epipe);
     if (this.connecting) this.destroy(new TcpError('ECONNABORTED'));
   }
 
-  private failPendingWrite(err: Error): void {
+  /** Fails a write still waiting for buffer space. The error is built only then: an Error with a stack trace per close costs. */
+  private failPendingWrite(err: Error | (() => Error)): void {
     const cb = this.pendingCallback;
     if (cb) {
       this.pendingCallback = null;
       this.pendingChunk = null;
-      cb(err);
+      cb(typeof err === 'function' ? err() : err);
     }
   }
 
@@ -286,7 +287,7 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
         else conn.close();
       }
     }
-    this.failPendingWrite(error ?? new TcpError('EPIPE'));
+    this.failPendingWrite(error ?? epipe);
     callback(error);
   }
 }
@@ -361,4 +362,8 @@ export class TcpServer extends EventEmitter {
       this.emit('close');
     }
   }
+}
+
+function epipe(): Error {
+  return new TcpError('EPIPE');
 }
