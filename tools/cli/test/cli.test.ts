@@ -122,7 +122,8 @@ test('post -d @FILE, put, delete, head, options, -H', async (t) => {
   const d = await run(['delete', 'http://example.test/delete', '-H', 'X-Why: test']);
   t.is(JSON.parse(d.stdout).headers['X-Why'], 'test');
   const h = await run(['head', 'http://example.test/get']);
-  t.regex(h.stdout, /^HTTP\/1\.1 200\r\n(.+\r\n)*content-type: application\/json\r\n/i);
+  t.is(h.code, 0, h.stderr);
+  t.regex(h.stdout, /^HTTP\/1\.1 200\r\n(.+\r\n)*content-type: application\/json\r\n/i, `stderr: ${h.stderr}`);
   const o = await run(['options', 'http://example.test/anything']);
   t.is(JSON.parse(o.stdout).method, 'OPTIONS');
 });
