@@ -924,22 +924,7 @@ export class TcpConnection implements HeapItem {
 
   /** Adds [start, end) to the out-of-order list, merging; false when the list is full. */
   private insertOoo(start: SeqNum, end: SeqNum): boolean {
-    const r = this.ooo;
-    let i = 0;
-    while (i < r.length && seqLt(r[i + 1] as SeqNum, start)) i += 2;
-    // r[i..] ends at or after start.
-    if (i < r.length && seqLe(r[i] as SeqNum, end)) {
-      // Overlaps or touches: merge with following ranges.
-      const s = seqMin(r[i] as SeqNum, start);
-      let e = seqMax(r[i + 1] as SeqNum, end);
-      let j = i + 2;
-      while (j < r.length && seqLe(r[j] as SeqNum, e)) { e = seqMax(e, r[j + 1] as SeqNum); j += 2; }
-      r.splice(i, j - i, s, e);
-      return true;
-    }
-    if (r.length >= MAX_OOO_RANGES * 2) return false;
-    r.splice(i, 0, start, end);
-    return true;
+    return insertSeqRange(this.ooo, start, end);
   }
 
   private processFin(finSeq: SeqNum, now: number): void {
@@ -1116,19 +1101,7 @@ export class TcpConnection implements HeapItem {
   }
 
   private insertSacked(start: SeqNum, end: SeqNum): void {
-    const r = this.sacked;
-    let i = 0;
-    while (i < r.length && seqLt(r[i + 1] as SeqNum, start)) i += 2;
-    if (i < r.length && seqLe(r[i] as SeqNum, end)) {
-      const st = seqMin(r[i] as SeqNum, start);
-      let e = seqMax(r[i + 1] as SeqNum, end);
-      let j = i + 2;
-      while (j < r.length && seqLe(r[j] as SeqNum, e)) { e = seqMax(e, r[j + 1] as SeqNum); j += 2; }
-      r.splice(i, j - i, st, e);
-      return;
-    }
-    if (r.length >= MAX_OOO_RANGES * 2) return;
-    r.splice(i, 0, start, end);
+    insertSeqRange(this.sacked, start, end);
   }
 
   /** Drops what the cumulative ACK now covers. */
@@ -1466,4 +1439,25 @@ export function wscaleFor(bufferSize: number): number {
   let s = 0;
   while (s < TCP_MAX_WSCALE && (65535 << s) < bufferSize) s++;
   return s;
+}
+
+/**
+ * Adds [start, end) to a sorted list of disjoint sequence ranges stored flat ([s0, e0, s1, e1, ...]),
+ * merging what overlaps or touches. False (nothing added) when the list already holds MAX_OOO_RANGES.
+ */
+function insertSeqRange(r: number[], start: SeqNum, end: SeqNum): boolean {
+  let i = 0;
+  while (i < r.length && seqLt(r[i + 1] as SeqNum, start)) i += 2;
+  // r[i..] ends at or after start.
+  if (i < r.length && seqLe(r[i] as SeqNum, end)) {
+    const s = seqMin(r[i] as SeqNum, start);
+    let e = seqMax(r[i + 1] as SeqNum, end);
+    let j = i + 2;
+    while (j < r.length && seqLe(r[j] as SeqNum, e)) { e = seqMax(e, r[j + 1] as SeqNum); j += 2; }
+    r.splice(i, j - i, s, e);
+    return true;
+  }
+  if (r.length >= MAX_OOO_RANGES * 2) return false;
+  r.splice(i, 0, start, end);
+  return true;
 }
