@@ -5,29 +5,17 @@
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TransportClock } from './stack-transport';
-import { createStreamTransport, PnetStreamTransport, TransportOptions } from './stream-transport';
+import { createStreamTransport, PnetStreamTransport, TransportOptions, whenConnected } from './stream-transport';
 
 export interface NodeTransportOptions extends TransportOptions {
   /** Clock for connect and handshake timeouts (default: Node timers, unref'd). Tests inject one to fire timeouts on cue. */
   clock?: TransportClock;
 }
 
-function open(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
-    const onError = (err: Error) => { done(); socket.destroy(); reject(err); };
-    const onConnect = () => { done(); socket.setNoDelay(true); resolve(socket); };
-    const onAbort = () => onError(signal.reason);
-    function done() {
-      socket.removeListener('error', onError);
-      socket.removeListener('connect', onConnect);
-      signal.removeEventListener('abort', onAbort);
-    }
-    socket.once('error', onError);
-    socket.once('connect', onConnect);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
+async function open(host: string, port: number, signal: AbortSignal): Promise<Duplex> {
+  const socket = await whenConnected(net.connect({ host, port }), signal);
+  (socket as net.Socket).setNoDelay(true);
+  return socket;
 }
 
 function listen(port: number, host: string | undefined, onStream: (s: Duplex) => void): Promise<{ port: number; close(): Promise<void> }> {

@@ -6,7 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { Ipv4Address, tryParseIpv4 } from '@pnet/tcpip';
-import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions } from './stream-transport';
+import { createStreamTransport, PnetStreamTransport, RawStreams, TransportOptions, whenConnected } from './stream-transport';
 
 /**
  * The part of `@pnet/tcpip`'s Stack this transport uses (see packages/tcpip/DESIGN.md).
@@ -48,30 +48,13 @@ function coded(message: string, code: string, cause?: unknown): Error {
 
 /** Connects to one address; resolves on 'connect', rejects on 'error', an early 'close', or abort. */
 function connectOne(stack: StackForTransport, address: Ipv4Address, port: number, signal: AbortSignal): Promise<Duplex> {
-  return new Promise((resolve, reject) => {
-    let socket: Duplex;
-    try {
-      socket = stack.tcp.connect({ host: address, port });
-    } catch (err) {
-      reject(err);
-      return;
-    }
-    const onError = (err: Error) => { done(); socket.destroy(); reject(err); };
-    const onClose = () => onError(coded('connection closed before it was established', 'ECONNRESET'));
-    const onConnect = () => { done(); resolve(socket); };
-    const onAbort = () => onError(signal.reason);
-    function done() {
-      socket.removeListener('error', onError);
-      socket.removeListener('close', onClose);
-      socket.removeListener('connect', onConnect);
-      signal.removeEventListener('abort', onAbort);
-    }
-    socket.once('error', onError);
-    socket.once('close', onClose);
-    socket.once('connect', onConnect);
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
+  let socket: Duplex;
+  try {
+    socket = stack.tcp.connect({ host: address, port });
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return whenConnected(socket, signal, () => coded('connection closed before it was established', 'ECONNRESET'));
 }
 
 /** A StreamTransport over pnet's TCP and DNS resolver. */

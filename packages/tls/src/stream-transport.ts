@@ -18,6 +18,30 @@ export interface RawStreams {
   timer(ms: number, fn: () => void): () => void;
 }
 
+/**
+ * Waits for a freshly created stream to connect: resolves on 'connect', rejects (and destroys it) on 'error', on
+ * abort, and, when `closeBeforeConnect` names the error, on an early 'close'. Both transports open raw streams this way.
+ */
+export function whenConnected(socket: Duplex, signal: AbortSignal, closeBeforeConnect?: () => Error): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => { done(); socket.destroy(); reject(err); };
+    const onClose = () => onError(closeBeforeConnect!());
+    const onConnect = () => { done(); resolve(socket); };
+    const onAbort = () => onError(signal.reason);
+    function done() {
+      socket.removeListener('error', onError);
+      socket.removeListener('close', onClose);
+      socket.removeListener('connect', onConnect);
+      signal.removeEventListener('abort', onAbort);
+    }
+    socket.once('error', onError);
+    if (closeBeforeConnect) socket.once('close', onClose);
+    socket.once('connect', onConnect);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** Options shared by both transports. */
 export interface TransportOptions {
   /** CAs trusted when a connect passes no `ca` (the embedded world's CA). Default: Node's bundled roots. */
