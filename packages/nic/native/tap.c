@@ -490,14 +490,17 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
       bad++;
       continue;
     }
-    if (flags != NULL) {
-      int32_t f = 0;
-      if (h->vnet) {
-        if (vh.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) f |= RX_CSUM_OK;
-        if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) f |= RX_GSO;
+    int32_t f = 0;
+    if (h->vnet) {
+      if (vh.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) f |= RX_CSUM_OK;
+      if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) f |= RX_GSO;
+      /* Slots are 64 KiB for GSO frames; any other frame longer than the wire allows is still a giant. */
+      if (!(f & RX_GSO) && h->mtu > 0 && (size_t)n > (size_t)h->mtu + 18) {
+        bad++;
+        continue;
       }
-      flags[count] = f;
     }
+    if (flags != NULL) flags[count] = f;
     lens[count++] = (int32_t)n;
     idx++;
   }

@@ -38,12 +38,13 @@ export interface TapNicOptions {
   /** Do the TAP I/O in a worker thread; frames cross in SharedArrayBuffer rings (default false). */
   worker?: boolean;
   /**
-   * Checksum and segmentation offload, as between QEMU and a virtio guest (default false): the fd
+   * Checksum and segmentation offload, as between QEMU and a virtio guest (default: on in the main
+   * thread, off with `worker: true`, which does not support it and throws if asked): the fd
    * carries a virtio_net_hdr (IFF_VNET_HDR, stripped and added here, never seen above), the wire MTU
    * stays `mtu`, but up to 64 KiB TCP super-frames cross the fd both ways. We send TCP with partial
    * checksums (`checksum.tcp.tx`) and TSO (`tsoMaxBytes`); the kernel sends us GSO frames and partial
    * or verified checksums, flagged per frame (`rxChecksumOk`). Receive slots are 64 KiB (default 256
-   * of them). Main thread only: throws with `worker: true`.
+   * of them, 16 MiB). `false`: one wire frame per read and write, every checksum summed by the stack.
    */
   offload?: boolean;
   capabilities?: Partial<Omit<NicCapabilities, 'mac' | 'mtu'>>;
@@ -125,7 +126,7 @@ export class TapNic extends NicBase {
     let handle: TapHandle;
     let ifname: string;
     try {
-      [handle, ifname] = addon.open(name, options.offload === true);
+      [handle, ifname] = addon.open(name, offloadWanted(options));
     } catch (e) {
       throw explainOpenError(e as NodeJS.ErrnoException, name);
     }
@@ -139,7 +140,7 @@ export class TapNic extends NicBase {
 
   private constructor(addon: TapAddon, handle: TapHandle, ifname: string, options: TapNicOptions) {
     const worker = options.worker === true;
-    const offload = options.offload === true;
+    const offload = offloadWanted(options);
     super({
       name: ifname,
       mac: options.mac,
@@ -375,6 +376,11 @@ export class TapNic extends NicBase {
     if (this.worker === null) this.addon.close(this.handle);
     if (before) this.emitLinkChange();
   }
+}
+
+/** Offload unless asked not to, or in worker mode (which does not support it). */
+function offloadWanted(options: TapNicOptions): boolean {
+  return options.offload ?? options.worker !== true;
 }
 
 function errnoName(errno: number): string {

@@ -827,7 +827,12 @@ export class TcpConnection implements HeapItem {
     } else {
       this.dupAcks = 0;
       this.inflation = 0;
-      this.cc.onAck(acked, flightBefore, now, sample);
+      if (this.tsoMaxBytes > 0 && acked > this.effMss) {
+        // An ACK of a TSO super-segment stands for one per wire segment: count them as such (Linux counts segments acked).
+        for (let left = acked; left > 0; left -= this.effMss) this.cc.onAck(Math.min(left, this.effMss), flightBefore, now, sample);
+      } else {
+        this.cc.onAck(acked, flightBefore, now, sample);
+      }
     }
 
     // Retransmission timer (RFC 6298 5.2, 5.3).
