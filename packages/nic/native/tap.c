@@ -56,6 +56,7 @@ typedef struct tap_s {
   uint32_t data_off, stride, slot_size, slots, min_frame;
   napi_async_cleanup_hook_handle cleanup;
   uint8_t *scratch;
+  int complete_rx; /* fill in partial checksums of received frames (a capture is watching) */
   uint32_t mtu; /* IP MTU of the wire, for a GSO size the caller did not give */
   int vnet; /* IFF_VNET_HDR: every read and write starts with a struct virtio_net_hdr */
 } tap_t;
@@ -63,6 +64,19 @@ typedef struct tap_s {
 /* Per-frame flags readBatch reports in offload mode. */
 #define RX_CSUM_OK 1 /* the kernel vouches for the L4 checksum (partial or already verified): do not check it */
 #define RX_GSO 2     /* a GSO super-frame: longer than the wire MTU, the kernel did not cut it */
+
+/* Ones' complement sum of p[0, len) added to `sum`, not folded (32-bit words would be faster; captures only). */
+static uint64_t sum_words(const uint8_t *p, size_t len, uint64_t sum) {
+  size_t i = 0;
+  for (; i + 1 < len; i += 2) sum += ((uint32_t)p[i] << 8) | p[i + 1];
+  if (i < len) sum += (uint32_t)p[i] << 8;
+  return sum;
+}
+
+static uint16_t fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)sum;
+}
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -500,6 +514,14 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
         continue;
       }
     }
+    /* A partial checksum holds the pseudo-header sum: sum from csum_start on, store the complement (as a NIC would). */
+    if (h->complete_rx && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (size_t)vh.csum_start + vh.csum_offset + 2 <= (size_t)n) {
+      uint8_t *field = p + vh.csum_start + vh.csum_offset;
+      uint16_t c = (uint16_t)~fold(sum_words(p + vh.csum_start, (size_t)n - vh.csum_start, 0));
+      if (c == 0 && p[14 + 9] == 17) c = 0xffff; /* UDP: 0 means "no checksum" */
+      field[0] = (uint8_t)(c >> 8);
+      field[1] = (uint8_t)c;
+    }
     if (flags != NULL) flags[count] = f;
     lens[count++] = (int32_t)n;
     idx++;
@@ -680,6 +702,51 @@ static napi_value tap_set_wire_mtu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setCompleteRx(handle, on): fill in the partial checksums of received frames (while a capture watches). */
+static napi_value tap_set_complete_rx(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool on = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_get_value_bool(env, argv[1], &on);
+  h->complete_rx = on ? 1 : 0;
+  return NULL;
+}
+
+/*
+ * completeChecksum(frame: Uint8Array, length): computes the TCP checksum of an IPv4 TCP frame (not a fragment)
+ * in place, as the kernel will: so a capture of what we send shows the checksum that goes on the wire.
+ */
+static napi_value tap_complete_checksum(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  uint32_t want = 0;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_uint32(env, argv[1], &want) != napi_ok || want > length) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: completeChecksum(Uint8Array, length)");
+    return NULL;
+  }
+  struct virtio_net_hdr vh;
+  uint8_t *f = (uint8_t *)data;
+  /* offload_header leaves the pseudo-header sum in the field and says where the segment starts. */
+  offload_header(&vh, f, want, 0, 0);
+  if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+    uint32_t total = ((uint32_t)f[16] << 8) | f[17];
+    uint8_t *seg = f + vh.csum_start;
+    size_t seg_len = total - (vh.csum_start - 14);
+    uint16_t c = (uint16_t)~fold(sum_words(seg, seg_len, 0));
+    seg[16] = (uint8_t)(c >> 8);
+    seg[17] = (uint8_t)c;
+  }
+  return NULL;
+}
+
 /* fd(handle) -> the file descriptor, or -1 when closed (for diagnostics). */
 static napi_value tap_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -706,6 +773,8 @@ NAPI_MODULE_INIT() {
     {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
     {"setMtu", NULL, tap_set_mtu, NULL, NULL, NULL, napi_default, NULL},
     {"setWireMtu", NULL, tap_set_wire_mtu, NULL, NULL, NULL, napi_default, NULL},
+    {"setCompleteRx", NULL, tap_set_complete_rx, NULL, NULL, NULL, napi_default, NULL},
+    {"completeChecksum", NULL, tap_complete_checksum, NULL, NULL, NULL, napi_default, NULL},
     {"fd", NULL, tap_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -118,7 +118,7 @@ rootTest.serial('offload: 100 MB each way between our stack and the kernel, iden
   t.log(`kernel ${JSON.stringify(k)}, ours ${JSON.stringify(r.nic.offloadCounters)}, nic ${JSON.stringify(r.nic.counters)}`);
 });
 
-rootTest.serial('offload: a capture with super-frames both ways is clean in tshark', async (t) => {
+rootTest.serial('offload: a capture with super-frames both ways is clean in tshark, every checksum verifies', async (t) => {
   const r = await rig(t, 'tsopcap');
   const pcapPath = path.join(r.host.dir, 'tso.pcap');
   // Super-frames are up to 65550 bytes: the default snaplen keeps them whole.
@@ -137,6 +137,10 @@ rootTest.serial('offload: a capture with super-frames both ways is clean in tsha
   const expert = run(['-q', '-z', 'expert']);
   t.deepEqual(expert.split('\n').filter((l) => /malformed|^\s*errors\s*\(/i.test(l)), [], expert);
   t.notRegex(run(['-Y', '_ws.malformed || _ws.expert.severity == error']), /\S/, 'no malformed frames');
+  // While a capture watches, TapNic completes the checksums the kernel and we left partial: every one verifies.
+  const bad = run(['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-Y', 'ip.checksum.status == 0 || tcp.checksum.status == 0',
+    '-T', 'fields', '-e', 'frame.number']);
+  t.is(bad.trim(), '', 'every IP and TCP checksum in the capture verifies');
   // Frames longer than the wire allows (1514) both ways: ours to the kernel, and the kernel's to us.
   const big = run(['-Y', 'frame.len > 1514', '-T', 'fields', '-e', 'ip.src']).split('\n').filter((l) => l.trim());
   t.true(big.includes(r.host.peerAddress), 'super-frames from us in the capture');

@@ -158,6 +158,11 @@ export abstract class NicBase implements Nic {
     this.runTaps('rx', frame, length, timestamp);
   }
 
+  /** Whether any tap (a capture) is watching. */
+  protected get tapped(): boolean {
+    return this.taps.length > 0;
+  }
+
   protected notifyReceive(): void {
     const listeners = this.receiveListeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]();

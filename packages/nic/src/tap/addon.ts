@@ -17,6 +17,8 @@ export interface TapAddon {
   discard(handle: TapHandle, max: number): number;
   write(handle: TapHandle, frame: Uint8Array, length: number, gsoSize?: number): number;
   setWireMtu(handle: TapHandle, mtu: number): void;
+  setCompleteRx(handle: TapHandle, on: boolean): void;
+  completeChecksum(frame: Uint8Array, length: number): void;
   close(handle: TapHandle): void;
   setMtu(ifname: string, mtu: number): void;
   fd(handle: TapHandle): number;

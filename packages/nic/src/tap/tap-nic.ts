@@ -5,7 +5,7 @@ import type { Clock } from '../clock/clock';
 import { RealClock } from '../clock/real-clock';
 import type { MacAddress } from '../nic/mac-address';
 import { NicBase } from '../nic/nic-base';
-import { ETHERNET_OVERHEAD, NicCapabilities } from '../nic/nic';
+import { ETHERNET_OVERHEAD, FrameTap, NicCapabilities } from '../nic/nic';
 import { FrameRing } from '../ring/frame-ring';
 import { explainOpenError, loadTapAddon, tapAddonPath, TapAddon, TapHandle, TapUnavailableError } from './addon';
 import { RingLayout } from './ring-layout';
@@ -336,6 +336,25 @@ export class TapNic extends NicBase {
     if (r === -EAGAIN || r === -ENOBUFS) return false;
     if (r < 0) this.loseCarrier(-r);
     return false;
+  }
+
+  /**
+   * In offload mode the stack leaves TCP checksums to the kernel: while a capture watches, complete
+   * them before the taps see the frame, so captures show what goes on the wire (off the hot path).
+   */
+  override transmit(frame: Uint8Array, length: number = frame.length, segmentSize = 0): boolean {
+    if (this.offload && this.tapped && length <= frame.length) this.addon.completeChecksum(frame, length);
+    return super.transmit(frame, length, segmentSize);
+  }
+
+  /** In offload mode, a tap also makes the addon fill in the partial checksums the kernel hands us. */
+  override addTap(tap: FrameTap): () => void {
+    const remove = super.addTap(tap);
+    if (this.offload && !this.closed) this.addon.setCompleteRx(this.handle, true);
+    return () => {
+      remove();
+      if (this.offload && !this.tapped && !this.closed) this.addon.setCompleteRx(this.handle, false);
+    };
   }
 
   /** Offload mode: whether the kernel vouched for the TCP/UDP checksum of the frame in this rx slot (partial or verified). */

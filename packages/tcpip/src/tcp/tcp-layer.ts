@@ -466,7 +466,11 @@ export class TcpLayer implements TcpConnectionIo {
     if (this.hostStats) this.hostStats.tx++;
     if (result === 'sent' || result === 'queued') return true;
     this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
-    if (result === 'too-big') conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
+    if (result === 'too-big') {
+      // The route no longer goes through a TSO NIC: back to one MSS per segment.
+      if (o.segmentSize > 0) conn.tsoMaxBytes = 0;
+      conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
+    }
     else if (result === 'no-route' || result === 'unreachable' || result === 'prohibited') conn.softError = 'EHOSTUNREACH';
     return false;
   }
