@@ -25,7 +25,8 @@ class TsoNic extends SimNic {
       ipv4: { tx: false, rx: false }, tcp: { tx: true, rx: false }, udp: { tx: false, rx: false }, icmp: { tx: false, rx: false } } } });
   }
 
-  protected override sendFrame(frame: Uint8Array, length: number, now: number, segmentSize: number): boolean {
+  // (SimNic declares two parameters; NicBase.transmit passes all four.)
+  protected override sendFrame(frame: Uint8Array, length: number, now = 0, segmentSize = 0): boolean {
     const isTcp = frame[12] === 0x08 && frame[13] === 0x00 && frame[23] === 6;
     if (!isTcp) return this.wire(frame, length, now);
     const ihl = (frame[14] & 15) * 4;
@@ -65,7 +66,7 @@ class TsoNic extends SimNic {
   private wire(frame: Uint8Array, length: number, now: number): boolean {
     this.wireFrames++;
     this.longestWire = Math.max(this.longestWire, length);
-    return super.sendFrame(frame, length, now, 0);
+    return super.sendFrame(frame, length);
   }
 }
 

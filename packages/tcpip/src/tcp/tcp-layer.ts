@@ -467,8 +467,11 @@ export class TcpLayer implements TcpConnectionIo {
     if (result === 'sent' || result === 'queued') return true;
     this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
     if (result === 'too-big') {
-      // The route no longer goes through a TSO NIC: back to one MSS per segment.
-      if (o.segmentSize > 0) conn.tsoMaxBytes = 0;
+      // A super-segment refused: the route may no longer go through a TSO NIC (else the MSS shrinks below).
+      if (o.segmentSize > 0) {
+        const route = this.host.ip.route(conn.remoteAddress);
+        conn.tsoMaxBytes = route !== null && this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
+      }
       conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
     }
     else if (result === 'no-route' || result === 'unreachable' || result === 'prohibited') conn.softError = 'EHOSTUNREACH';
@@ -621,6 +624,7 @@ export class TcpLayer implements TcpConnectionIo {
     o.dst = info.src;
     o.src = info.dst;
     o.dontFragment = true;
+    o.segmentSize = 0;
     this.stats.rstOut++;
     this.stats.segmentsOut++;
     this.stats.tx++;
