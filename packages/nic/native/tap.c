@@ -517,7 +517,13 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
     /* A partial checksum holds the pseudo-header sum: sum from csum_start on, store the complement (as a NIC would). */
     if (h->complete_rx && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (size_t)vh.csum_start + vh.csum_offset + 2 <= (size_t)n) {
       uint8_t *field = p + vh.csum_start + vh.csum_offset;
-      uint16_t c = (uint16_t)~fold(sum_words(p + vh.csum_start, (size_t)n - vh.csum_start, 0));
+      /* The segment ends where IPv4 says (any Ethernet padding is not summed). */
+      size_t end = (size_t)n;
+      if (p[12] == 0x08 && p[13] == 0x00 && n >= 34) {
+        size_t ip_end = 14 + (((size_t)p[16] << 8) | p[17]);
+        if (ip_end < end && ip_end > vh.csum_start) end = ip_end;
+      }
+      uint16_t c = (uint16_t)~fold(sum_words(p + vh.csum_start, end - vh.csum_start, 0));
       if (c == 0 && p[14 + 9] == 17) c = 0xffff; /* UDP: 0 means "no checksum" */
       field[0] = (uint8_t)(c >> 8);
       field[1] = (uint8_t)c;
