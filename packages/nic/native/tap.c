@@ -10,6 +10,12 @@
  * ring protocol. JS tells `readBatch` which slot to start at and how many free
  * slots there are; C fills consecutive slots and reports the lengths; JS then
  * commits them. One JS->C call per batch, no allocation, no copy.
+ *
+ * Offload mode (open(name, true)): the fd carries a struct virtio_net_hdr in
+ * front of every frame (IFF_VNET_HDR), as between QEMU and a virtio guest, and
+ * the kernel is told (TUNSETOFFLOAD) that we take partial checksums and TCPv4
+ * GSO super-frames. The header never reaches JS: readBatch strips it and
+ * reports per-frame flags; writeFrame builds it from the frame's own headers.
  */
 #ifndef NAPI_VERSION
 #define NAPI_VERSION 8
@@ -21,6 +27,7 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <linux/virtio_net.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +56,27 @@ typedef struct tap_s {
   uint32_t data_off, stride, slot_size, slots, min_frame;
   napi_async_cleanup_hook_handle cleanup;
   uint8_t *scratch;
+  int complete_rx; /* fill in partial checksums of received frames (a capture is watching) */
+  uint32_t mtu; /* IP MTU of the wire, for a GSO size the caller did not give */
+  int vnet; /* IFF_VNET_HDR: every read and write starts with a struct virtio_net_hdr */
 } tap_t;
+
+/* Per-frame flags readBatch reports in offload mode. */
+#define RX_CSUM_OK 1 /* the kernel vouches for the L4 checksum (partial or already verified): do not check it */
+#define RX_GSO 2     /* a GSO super-frame: longer than the wire MTU, the kernel did not cut it */
+
+/* Ones' complement sum of p[0, len) added to `sum`, not folded (32-bit words would be faster; captures only). */
+static uint64_t sum_words(const uint8_t *p, size_t len, uint64_t sum) {
+  size_t i = 0;
+  for (; i + 1 < len; i += 2) sum += ((uint32_t)p[i] << 8) | p[i + 1];
+  if (i < len) sum += (uint32_t)p[i] << 8;
+  return sum;
+}
+
+static uint16_t fold(uint64_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)sum;
+}
 
 #define CHECK(call)                                                   \
   do {                                                                \
@@ -186,10 +213,14 @@ static tap_t *get_open_handle(napi_env env, napi_value v) {
   return h;
 }
 
-/* open(name: string) -> [handle, ifname]. `name` may be '' (kernel picks tapN) or a pattern like 'pnet%d'. */
+/*
+ * open(name: string, offload?: boolean) -> [handle, ifname]. `name` may be '' (kernel picks tapN) or a pattern
+ * like 'pnet%d'. With offload: IFF_VNET_HDR, and the kernel may send us partial checksums and TCPv4 GSO frames.
+ */
 static napi_value tap_open(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
+  bool offload = false;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   char name[IFNAMSIZ + 1] = {0};
   size_t len = 0;
@@ -201,22 +232,39 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "EINVAL", "pnet tap addon: interface name longer than 15 characters");
     return NULL;
   }
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &offload);
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) return throw_errno(env, "cannot open /dev/net/tun", errno);
   struct ifreq ifr;
   memset(&ifr, 0, sizeof ifr);
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   memcpy(ifr.ifr_name, name, len);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, "ioctl(TUNSETIFF) on /dev/net/tun", err);
   }
+  if (offload) {
+    /* The plain 10-byte header (no num_buffers: no mergeable buffers on a tap fd). */
+    int hdr_sz = (int)sizeof(struct virtio_net_hdr);
+    unsigned int features = TUN_F_CSUM | TUN_F_TSO4;
+    const char *what = NULL;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr_sz) < 0) what = "ioctl(TUNSETVNETHDRSZ)";
+    else if (ioctl(fd, TUNSETOFFLOAD, features) < 0) what = "ioctl(TUNSETOFFLOAD)";
+    if (what != NULL) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, what, err);
+    }
+  }
   napi_value handle = make_handle(env, fd, 1);
   if (handle == NULL) {
     close(fd);
     return NULL;
   }
+  tap_t *th = NULL;
+  napi_get_value_external(env, handle, (void **)&th);
+  th->vnet = offload ? 1 : 0;
   napi_value arr, ifname;
   CHECK(napi_create_array_with_length(env, 2, &arr));
   CHECK(napi_create_string_utf8(env, ifr.ifr_name, strnlen(ifr.ifr_name, IFNAMSIZ), &ifname));
@@ -372,13 +420,14 @@ static napi_value tap_bind_ring(napi_env env, napi_callback_info info) {
 }
 
 /*
- * readBatch(handle, startSlot, max, lens: Int32Array, status: Int32Array) -> frames read
+ * readBatch(handle, startSlot, max, lens: Int32Array, status: Int32Array, flags?: Int32Array) -> frames read
  * Reads until EAGAIN or `max` good frames, into slots startSlot, startSlot+1, ... (mod slots).
  * Runts and giants are read and skipped (their slot is reused). status = [bad, errno, drained].
+ * In offload mode `flags[k]` gets RX_CSUM_OK / RX_GSO for frame k (0 without a flags array's room).
  */
 static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 5) {
     napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch needs 5 arguments");
@@ -404,13 +453,32 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
   int32_t *lens = (int32_t *)d1;
   int32_t *status = (int32_t *)d2;
   if (max > n1) max = (uint32_t)n1;
+  int32_t *flags = NULL;
+  if (argc >= 6) {
+    napi_typedarray_type t3;
+    size_t n3;
+    void *d3;
+    if (napi_get_typedarray_info(env, argv[5], &t3, &n3, &d3, NULL, NULL) != napi_ok || t3 != napi_int32_array) {
+      napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch flags must be an Int32Array");
+      return NULL;
+    }
+    flags = (int32_t *)d3;
+    if (max > n3) max = (uint32_t)n3;
+  }
   if (h->scratch == NULL) {
     h->scratch = malloc(DISCARD_SIZE);
     if (h->scratch == NULL) return throw_errno(env, "pnet tap addon: malloc", ENOMEM);
   }
-  struct iovec iov[2];
-  iov[1].iov_base = h->scratch;
-  iov[1].iov_len = DISCARD_SIZE;
+  struct iovec iov[3];
+  struct virtio_net_hdr vh;
+  /* With a vnet header: [header][slot][spill]; without: [slot][spill]. */
+  struct iovec *slot_iov = h->vnet ? &iov[1] : &iov[0];
+  int iovcnt = h->vnet ? 3 : 2;
+  size_t hdr_len = h->vnet ? sizeof vh : 0;
+  iov[0].iov_base = &vh;
+  iov[0].iov_len = sizeof vh;
+  slot_iov[1].iov_base = h->scratch;
+  slot_iov[1].iov_len = DISCARD_SIZE;
   uint32_t mask = h->slots - 1;
   uint32_t idx = start;
   int32_t count = 0, bad = 0, err = 0, drained = 0;
@@ -418,19 +486,49 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
     uint8_t *p = h->ring_base + h->data_off + (size_t)(idx & mask) * h->stride;
     /* The spill buffer catches the tail of a frame longer than a slot: the kernel truncates silently to
        the buffer it is given, so only a read longer than the slot tells us the frame was a giant. */
-    iov[0].iov_base = p;
-    iov[0].iov_len = h->slot_size;
-    ssize_t n = readv(h->fd, iov, 2);
+    slot_iov[0].iov_base = p;
+    slot_iov[0].iov_len = h->slot_size;
+    ssize_t n = readv(h->fd, iov, iovcnt);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) drained = 1;
       else err = errno;
       break;
     }
+    if ((size_t)n < hdr_len) {
+      bad++;
+      continue;
+    }
+    n -= (ssize_t)hdr_len;
     if ((size_t)n < h->min_frame || (size_t)n > h->slot_size) {
       bad++;
       continue;
     }
+    int32_t f = 0;
+    if (h->vnet) {
+      if (vh.flags & (VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID)) f |= RX_CSUM_OK;
+      if ((vh.gso_type & ~VIRTIO_NET_HDR_GSO_ECN) != VIRTIO_NET_HDR_GSO_NONE) f |= RX_GSO;
+      /* Slots are 64 KiB for GSO frames; any other frame longer than the wire allows is still a giant. */
+      if (!(f & RX_GSO) && h->mtu > 0 && (size_t)n > (size_t)h->mtu + 18) {
+        bad++;
+        continue;
+      }
+    }
+    /* A partial checksum holds the pseudo-header sum: sum from csum_start on, store the complement (as a NIC would). */
+    if (h->complete_rx && (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && (size_t)vh.csum_start + vh.csum_offset + 2 <= (size_t)n) {
+      uint8_t *field = p + vh.csum_start + vh.csum_offset;
+      /* The segment ends where IPv4 says (any Ethernet padding is not summed). */
+      size_t end = (size_t)n;
+      if (p[12] == 0x08 && p[13] == 0x00 && n >= 34) {
+        size_t ip_end = 14 + (((size_t)p[16] << 8) | p[17]);
+        if (ip_end < end && ip_end > vh.csum_start) end = ip_end;
+      }
+      uint16_t c = (uint16_t)~fold(sum_words(p + vh.csum_start, end - vh.csum_start, 0));
+      if (c == 0 && p[14 + 9] == 17) c = 0xffff; /* UDP: 0 means "no checksum" */
+      field[0] = (uint8_t)(c >> 8);
+      field[1] = (uint8_t)c;
+    }
+    if (flags != NULL) flags[count] = f;
     lens[count++] = (int32_t)n;
     idx++;
   }
@@ -470,10 +568,50 @@ static napi_value tap_discard(napi_env env, napi_callback_info info) {
   return r;
 }
 
-/* write(handle, frame: Uint8Array, length) -> bytes written, or -errno (EAGAIN: queue full). */
+/*
+ * The virtio header for a frame we send in offload mode. An IPv4 TCP segment (not a fragment) gets a partial
+ * checksum: the pseudo-header sum goes into its checksum field (whatever the stack left there: 0, or a full
+ * checksum on a forwarded packet) and the kernel sums the rest. One whose payload is longer than `gso_size`
+ * (0: what the wire MTU leaves after its headers) is a TSO super-segment the kernel cuts into gso_size pieces.
+ * Anything else goes as is (flags 0).
+ */
+static void offload_header(struct virtio_net_hdr *vh, uint8_t *f, uint32_t len, uint32_t gso_size, uint32_t mtu) {
+  memset(vh, 0, sizeof *vh);
+  if (len < 14 + 20 + 20 || f[12] != 0x08 || f[13] != 0x00) return;
+  uint8_t *ip = f + 14;
+  uint32_t ihl = (uint32_t)(ip[0] & 15) * 4;
+  uint32_t total = ((uint32_t)ip[2] << 8) | ip[3];
+  if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 || (((ip[6] << 8) | ip[7]) & 0x3fff) != 0) return;
+  if (total > len - 14 || total < ihl + 20) return;
+  uint8_t *tcp = ip + ihl;
+  uint32_t thl = (uint32_t)(tcp[12] >> 4) * 4;
+  if (thl < 20 || ihl + thl > total) return;
+  uint32_t seg_len = total - ihl;
+  /* Pseudo header: source, destination, protocol, TCP length; folded, not complemented (the partial convention). */
+  uint32_t sum = ((uint32_t)ip[12] << 8 | ip[13]) + ((uint32_t)ip[14] << 8 | ip[15]) +
+                 ((uint32_t)ip[16] << 8 | ip[17]) + ((uint32_t)ip[18] << 8 | ip[19]) + 6 + seg_len;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >> 16);
+  tcp[16] = (uint8_t)(sum >> 8);
+  tcp[17] = (uint8_t)sum;
+  vh->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  vh->csum_start = (uint16_t)(14 + ihl);
+  vh->csum_offset = 16;
+  uint32_t payload = seg_len - thl;
+  if (gso_size == 0 && mtu > ihl + thl) gso_size = mtu - ihl - thl;
+  if (gso_size > 0 && payload > gso_size) {
+    vh->gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+    vh->gso_size = (uint16_t)gso_size;
+    vh->hdr_len = (uint16_t)(14 + ihl + thl);
+  }
+}
+
+/*
+ * write(handle, frame: Uint8Array, length, gsoSize?) -> bytes of the frame written, or -errno (EAGAIN: queue full).
+ * In offload mode a virtio header goes in front (see offload_header); `gsoSize` is the TCP MSS of a super-segment.
+ */
 static napi_value tap_write(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *h = get_open_handle(env, argv[0]);
   if (h == NULL) return NULL;
@@ -491,10 +629,22 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "EINVAL", "pnet tap addon: write length beyond the view");
     return NULL;
   }
+  uint32_t gso_size = 0;
+  if (argc >= 4) napi_get_value_uint32(env, argv[3], &gso_size);
   ssize_t n;
-  do {
-    n = write(h->fd, data, want);
-  } while (n < 0 && errno == EINTR);
+  if (h->vnet) {
+    struct virtio_net_hdr vh;
+    offload_header(&vh, (uint8_t *)data, want, gso_size, h->mtu);
+    struct iovec iov[2] = {{&vh, sizeof vh}, {data, want}};
+    do {
+      n = writev(h->fd, iov, 2);
+    } while (n < 0 && errno == EINTR);
+    if (n >= (ssize_t)sizeof vh) n -= (ssize_t)sizeof vh;
+  } else {
+    do {
+      n = write(h->fd, data, want);
+    } while (n < 0 && errno == EINTR);
+  }
   napi_value r;
   CHECK(napi_create_int32(env, n < 0 ? -errno : (int32_t)n, &r));
   return r;
@@ -542,6 +692,67 @@ static napi_value tap_set_mtu(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* setWireMtu(handle, mtu): the IP MTU offload_header cuts TCP super-frames for when no GSO size is given. */
+static napi_value tap_set_wire_mtu(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t mtu = 0;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  if (argc < 2 || napi_get_value_uint32(env, argv[1], &mtu) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: setWireMtu(handle, mtu)");
+    return NULL;
+  }
+  h->mtu = mtu;
+  return NULL;
+}
+
+/* setCompleteRx(handle, on): fill in the partial checksums of received frames (while a capture watches). */
+static napi_value tap_set_complete_rx(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  bool on = false;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  tap_t *h = get_handle(env, argv[0]);
+  if (h == NULL) return NULL;
+  napi_get_value_bool(env, argv[1], &on);
+  h->complete_rx = on ? 1 : 0;
+  return NULL;
+}
+
+/*
+ * completeChecksum(frame: Uint8Array, length): computes the TCP checksum of an IPv4 TCP frame (not a fragment)
+ * in place, as the kernel will: so a capture of what we send shows the checksum that goes on the wire.
+ */
+static napi_value tap_complete_checksum(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  uint32_t want = 0;
+  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array || napi_get_value_uint32(env, argv[1], &want) != napi_ok || want > length) {
+    napi_throw_type_error(env, "EINVAL", "pnet tap addon: completeChecksum(Uint8Array, length)");
+    return NULL;
+  }
+  struct virtio_net_hdr vh;
+  uint8_t *f = (uint8_t *)data;
+  /* offload_header leaves the pseudo-header sum in the field and says where the segment starts. */
+  offload_header(&vh, f, want, 0, 0);
+  if (vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+    uint32_t total = ((uint32_t)f[16] << 8) | f[17];
+    uint8_t *seg = f + vh.csum_start;
+    size_t seg_len = total - (vh.csum_start - 14);
+    uint16_t c = (uint16_t)~fold(sum_words(seg, seg_len, 0));
+    seg[16] = (uint8_t)(c >> 8);
+    seg[17] = (uint8_t)c;
+  }
+  return NULL;
+}
+
 /* fd(handle) -> the file descriptor, or -1 when closed (for diagnostics). */
 static napi_value tap_fd(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -567,6 +778,9 @@ NAPI_MODULE_INIT() {
     {"write", NULL, tap_write, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, tap_close, NULL, NULL, NULL, napi_default, NULL},
     {"setMtu", NULL, tap_set_mtu, NULL, NULL, NULL, napi_default, NULL},
+    {"setWireMtu", NULL, tap_set_wire_mtu, NULL, NULL, NULL, napi_default, NULL},
+    {"setCompleteRx", NULL, tap_set_complete_rx, NULL, NULL, NULL, napi_default, NULL},
+    {"completeChecksum", NULL, tap_complete_checksum, NULL, NULL, NULL, napi_default, NULL},
     {"fd", NULL, tap_fd, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

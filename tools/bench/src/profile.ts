@@ -5,7 +5,7 @@
  *   npx ts-node --transpile-only tools/bench/src/profile.ts <scenario> [dir=/tmp/pnet-prof] [top=25]
  *
  * Scenarios: tcp-bulk-1500, tcp-bulk-65535, tcp-connections, http-keepalive,
- * http-close, tls-handshakes, https-download, vtime, tap-up, tap-down (root).
+ * http-close, tls-handshakes, https-download, vtime, tap-up, tap-down, tap-up-tso, tap-down-tso (root).
  */
 import * as path from 'node:path';
 import { Profiler } from './profiler';
@@ -23,6 +23,8 @@ const scenarios: Record<string, () => Promise<() => Promise<unknown>>> = {
   'vtime': async () => { const v = await import('./vtime'); return async () => v.transfer(32 << 20); },
   'tap-up': async () => { const t = await import('./tap'); return () => t.tapTcp(true, 128 << 20, 1); },
   'tap-down': async () => { const t = await import('./tap'); return () => t.tapTcp(false, 128 << 20, 1); },
+  'tap-up-tso': async () => { const t = await import('./tap'); return () => t.tapTcp(true, 256 << 20, 1, true); },
+  'tap-down-tso': async () => { const t = await import('./tap'); return () => t.tapTcp(false, 256 << 20, 1, true); },
 };
 
 async function main(): Promise<void> {

@@ -16,6 +16,8 @@ export interface NicBaseOptions {
   capabilities?: Partial<Omit<NicCapabilities, 'mac' | 'mtu'>>;
   /** Allocate the receive ring in a SharedArrayBuffer (for worker-thread backends). */
   sharedRing?: boolean;
+  /** Receive ring slot size (default `maxFrameSize`): larger for a backend that receives GSO super-frames. */
+  rxSlotSize?: number;
 }
 
 /**
@@ -33,6 +35,8 @@ export abstract class NicBase implements Nic {
   protected adminUp = true;
   protected closed = false;
   private readonly scratch: Uint8Array;
+  /** Largest frame `transmit` takes: `maxFrameSize`, or a TSO super-frame. */
+  private readonly maxTxFrame: number;
   private receiveListeners: (() => void)[] = [];
   private linkListeners: ((up: boolean) => void)[] = [];
   private taps: FrameTap[] = [];
@@ -46,8 +50,10 @@ export abstract class NicBase implements Nic {
     this.clock = options.clock;
     this.capabilities = { ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu };
     this.maxFrameSize = mtu + ETHERNET_OVERHEAD;
-    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: this.maxFrameSize, shared: options.sharedRing });
-    this.scratch = new Uint8Array(this.maxFrameSize);
+    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing });
+    const tso = this.capabilities.tsoMaxBytes ?? 0;
+    this.maxTxFrame = Math.max(this.maxFrameSize, tso > 0 ? tso + ETHERNET_OVERHEAD : 0);
+    this.scratch = new Uint8Array(this.maxTxFrame);
   }
 
   get linkUp(): boolean {
@@ -69,18 +75,18 @@ export abstract class NicBase implements Nic {
     return this.scratch;
   }
 
-  transmit(frame: Uint8Array, length: number = frame.length): boolean {
+  transmit(frame: Uint8Array, length: number = frame.length, segmentSize = 0): boolean {
     if (!this.linkUp) {
       this.counters.txDrops++;
       return false;
     }
-    if (length > this.maxFrameSize || length < 14 || length > frame.length) {
+    if (length > this.maxTxFrame || length < 14 || length > frame.length) {
       this.counters.txErrors++;
       return false;
     }
     const now = this.clock.now();
     this.runTaps('tx', frame, length, now);
-    if (!this.sendFrame(frame, length, now)) {
+    if (!this.sendFrame(frame, length, now, segmentSize)) {
       this.counters.txDrops++;
       return false;
     }
@@ -112,8 +118,11 @@ export abstract class NicBase implements Nic {
     if (before) this.emitLinkChange();
   }
 
-  /** Hands the frame to the medium; it must copy what it keeps. Returns false when it dropped it. */
-  protected abstract sendFrame(frame: Uint8Array, length: number, now: number): boolean;
+  /**
+   * Hands the frame to the medium; it must copy what it keeps. Returns false when it dropped it.
+   * `segmentSize`: the TCP segment size of a TSO super-frame (only on a NIC with `tsoMaxBytes`), else 0.
+   */
+  protected abstract sendFrame(frame: Uint8Array, length: number, now: number, segmentSize: number): boolean;
 
   /** Releases backend resources. */
   protected onClose(): void {}
@@ -147,6 +156,11 @@ export abstract class NicBase implements Nic {
     this.counters.rxPackets++;
     this.counters.rxBytes += length;
     this.runTaps('rx', frame, length, timestamp);
+  }
+
+  /** Whether any tap (a capture) is watching. */
+  protected get tapped(): boolean {
+    return this.taps.length > 0;
   }
 
   protected notifyReceive(): void {

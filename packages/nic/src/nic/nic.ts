@@ -23,6 +23,11 @@ export interface NicCapabilities {
   };
   /** How many frames the stack should handle in one poll before yielding. */
   readonly maxBurst: number;
+  /**
+   * TCP segmentation offload (TSO): the largest IPv4 packet (total length) the NIC takes for one
+   * TCP segment it cuts into wire-sized segments itself (`transmit`'s `segmentSize`). Absent or 0: none.
+   */
+  readonly tsoMaxBytes?: number;
 }
 
 export interface NicCounters {
@@ -68,8 +73,18 @@ export interface Nic {
    * in without allocating; pass it to `transmit`. Valid until the next call.
    */
   txBuffer(): Uint8Array;
-  /** Sends the first `length` bytes of `frame`. Returns false when the frame was dropped (and counted). */
-  transmit(frame: Uint8Array, length?: number): boolean;
+  /**
+   * Sends the first `length` bytes of `frame`. Returns false when the frame was dropped (and counted).
+   * With TSO (`capabilities.tsoMaxBytes`), an IPv4 TCP frame may exceed `maxFrameSize`: the NIC cuts its
+   * payload into `segmentSize`-byte segments (0: as many as the MTU allows) and completes the TCP checksums.
+   */
+  transmit(frame: Uint8Array, length?: number, segmentSize?: number): boolean;
+  /**
+   * Per-frame receive checksum offload: true when the NIC (or the kernel behind it) vouches for the
+   * TCP/UDP checksum of the received frame in ring slot `frame` (a view from `rx.peek()`), which then
+   * must not be verified (it may even be partial). Absent: per-protocol `capabilities.checksum` only.
+   */
+  rxChecksumOk?(frame: Uint8Array): boolean;
   /** Called (synchronously) after frames are added to `rx`. Returns a function that removes the listener. */
   onReceive(listener: () => void): () => void;
   /** Called when `linkUp` changes. */

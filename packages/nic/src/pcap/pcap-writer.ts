@@ -9,7 +9,10 @@ import {
 export interface PcapWriterOptions {
   /** File to create (truncated if it exists). */
   path: string;
-  /** Largest number of bytes kept per frame (default 65535); longer frames are truncated, their length kept. */
+  /**
+   * Largest number of bytes kept per frame (default 262144, as tcpdump: a TAP's 64 KiB GSO super-frames
+   * fit whole); longer frames are truncated, their length kept.
+   */
   snaplen?: number;
   /** Bytes buffered before a write to the file (default 256 KiB). */
   bufferSize?: number;
@@ -44,7 +47,7 @@ export class PcapWriter {
   private written = 0;
 
   constructor(options: PcapWriterOptions) {
-    const snaplen = options.snaplen ?? 65535;
+    const snaplen = options.snaplen ?? 262144;
     if (!Number.isInteger(snaplen) || snaplen < 14 || snaplen > 262144) {
       throw new RangeError(`PcapWriter: snaplen must be an integer from 14 to 262144, got ${snaplen}`);
     }

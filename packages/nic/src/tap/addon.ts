@@ -6,15 +6,19 @@ export type TapHandle = { readonly __brand: 'TapHandle' };
 
 /** The native addon's functions (packages/nic/native/tap.c). */
 export interface TapAddon {
-  open(name: string): [TapHandle, string];
+  /** `offload`: IFF_VNET_HDR, partial checksums and TCPv4 GSO both ways (see tap.c). */
+  open(name: string, offload?: boolean): [TapHandle, string];
   dupFd(handle: TapHandle): number;
   adopt(fd: number): TapHandle;
   start(handle: TapHandle, onReadable: (status: number) => void): void;
   setRef(handle: TapHandle, keepAlive: boolean): void;
   bindRing(handle: TapHandle, bytes: Uint8Array, dataOffset: number, stride: number, slotSize: number, slots: number, minFrame: number): void;
-  readBatch(handle: TapHandle, startSlot: number, max: number, lens: Int32Array, status: Int32Array): number;
+  readBatch(handle: TapHandle, startSlot: number, max: number, lens: Int32Array, status: Int32Array, flags?: Int32Array): number;
   discard(handle: TapHandle, max: number): number;
-  write(handle: TapHandle, frame: Uint8Array, length: number): number;
+  write(handle: TapHandle, frame: Uint8Array, length: number, gsoSize?: number): number;
+  setWireMtu(handle: TapHandle, mtu: number): void;
+  setCompleteRx(handle: TapHandle, on: boolean): void;
+  completeChecksum(frame: Uint8Array, length: number): void;
   close(handle: TapHandle): void;
   setMtu(ifname: string, mtu: number): void;
   fd(handle: TapHandle): number;

@@ -5,11 +5,11 @@ import type { Clock } from '../clock/clock';
 import { RealClock } from '../clock/real-clock';
 import type { MacAddress } from '../nic/mac-address';
 import { NicBase } from '../nic/nic-base';
-import type { NicCapabilities } from '../nic/nic';
+import { ETHERNET_OVERHEAD, FrameTap, NicCapabilities } from '../nic/nic';
 import { FrameRing } from '../ring/frame-ring';
 import { explainOpenError, loadTapAddon, tapAddonPath, TapAddon, TapHandle, TapUnavailableError } from './addon';
 import { RingLayout } from './ring-layout';
-import { TapReader } from './tap-reader';
+import { RX_CSUM_OK, TapReader } from './tap-reader';
 import { waitAsync } from './wait-async';
 import {
   STAT_ACCOUNTED, STAT_ADMIN_UP, STAT_BELL, STAT_CARRIER, STAT_ERRNO, STAT_INTS, STAT_RX_BAD, STAT_RX_DROPS, STAT_TX_DROPS,
@@ -37,6 +37,16 @@ export interface TapNicOptions {
   keepAlive?: boolean;
   /** Do the TAP I/O in a worker thread; frames cross in SharedArrayBuffer rings (default false). */
   worker?: boolean;
+  /**
+   * Checksum and segmentation offload, as between QEMU and a virtio guest (default: on in the main
+   * thread, off with `worker: true`, which does not support it and throws if asked): the fd
+   * carries a virtio_net_hdr (IFF_VNET_HDR, stripped and added here, never seen above), the wire MTU
+   * stays `mtu`, but up to 64 KiB TCP super-frames cross the fd both ways. We send TCP with partial
+   * checksums (`checksum.tcp.tx`) and TSO (`tsoMaxBytes`); the kernel sends us GSO frames and partial
+   * or verified checksums, flagged per frame (`rxChecksumOk`). Receive slots are 64 KiB (default 256
+   * of them, 16 MiB). `false`: one wire frame per read and write, every checksum summed by the stack.
+   */
+  offload?: boolean;
   capabilities?: Partial<Omit<NicCapabilities, 'mac' | 'mtu'>>;
 }
 
@@ -44,6 +54,9 @@ export type TapMode = 'main' | 'worker';
 
 /** Smallest frame we accept from the kernel: an Ethernet header. */
 const MIN_FRAME = 14;
+/** Offload mode: the largest IPv4 packet either side may put in one super-frame. */
+const GSO_MAX_IP = 65535;
+const NO_OFFLOAD = Object.freeze({ tx: false, rx: false });
 
 /**
  * A NIC backed by a Linux TAP device: the stack's frames go to the kernel's
@@ -66,6 +79,10 @@ export class TapNic extends NicBase {
   readonly whenReady: Promise<void>;
   /** errno text of the error that took the device away, if one did. */
   lastError: string | null = null;
+  /** Offload mode is on (`options.offload`). */
+  readonly offload: boolean;
+  /** Offload mode: TSO super-frames written (`gsoTxFrames`) and GSO super-frames the kernel handed us (`gsoRxFrames`). */
+  readonly offloadCounters = { gsoTxFrames: 0, gsoRxFrames: 0 };
 
   private readonly addon: TapAddon;
   private readonly handle: TapHandle;
@@ -82,6 +99,9 @@ export class TapNic extends NicBase {
   private seenStats = new Int32Array(STAT_INTS);
   private slotLengths: Int32Array | null = null;
   private layout: RingLayout | null = null;
+  // offload mode: each rx slot's RX_CSUM_OK / RX_GSO flags, written before the frame is committed
+  private rxFlags: Uint8Array | null = null;
+  private rxLayout: RingLayout | null = null;
 
   /**
    * Opens (creates) the TAP device. Throws a `TapUnavailableError` saying why
@@ -96,11 +116,17 @@ export class TapNic extends NicBase {
     if (typeof name !== 'string' || name.length === 0 || name.length > 15 || /[\s/:]/.test(name)) {
       throw new RangeError(`TapNic.open: interface name must be 1 to 15 characters without spaces, '/' or ':', got ${JSON.stringify(name)}`);
     }
+    if (options.offload !== undefined && typeof options.offload !== 'boolean') {
+      throw new TypeError(`TapNic.open: options.offload must be a boolean, got ${JSON.stringify(options.offload)}`);
+    }
+    if (options.offload === true && options.worker === true) {
+      throw new RangeError('TapNic.open: offload works in the main thread only (worker: true does not support it)');
+    }
     const addon = loadTapAddon();
     let handle: TapHandle;
     let ifname: string;
     try {
-      [handle, ifname] = addon.open(name);
+      [handle, ifname] = addon.open(name, offloadWanted(options));
     } catch (e) {
       throw explainOpenError(e as NodeJS.ErrnoException, name);
     }
@@ -114,15 +140,21 @@ export class TapNic extends NicBase {
 
   private constructor(addon: TapAddon, handle: TapHandle, ifname: string, options: TapNicOptions) {
     const worker = options.worker === true;
+    const offload = offloadWanted(options);
     super({
       name: ifname,
       mac: options.mac,
       clock: options.clock ?? new RealClock(),
       mtu: options.mtu,
-      rxSlots: options.rxSlots,
-      capabilities: options.capabilities,
+      rxSlots: options.rxSlots ?? (offload ? 256 : undefined),
+      rxSlotSize: offload ? GSO_MAX_IP + ETHERNET_OVERHEAD : undefined,
+      // The kernel completes partial TCP checksums and cuts super-segments; received checksums are vouched for per frame.
+      capabilities: offload
+        ? { checksum: { ipv4: NO_OFFLOAD, tcp: { tx: true, rx: false }, udp: NO_OFFLOAD, icmp: NO_OFFLOAD }, tsoMaxBytes: GSO_MAX_IP, ...options.capabilities }
+        : options.capabilities,
       sharedRing: worker,
     });
+    this.offload = offload;
     this.addon = addon;
     this.handle = handle;
     this.ifname = ifname;
@@ -144,7 +176,12 @@ export class TapNic extends NicBase {
   // ---- main-thread mode ----
 
   private startMain(options: TapNicOptions): void {
-    this.reader = new TapReader(this.addon, this.handle, this.rx, MIN_FRAME, (slot, length, ts) => this.accountReceived(slot, length, ts));
+    if (this.offload) {
+      this.rxFlags = new Uint8Array(this.rx.slots);
+      this.rxLayout = new RingLayout(this.rx);
+      this.addon.setWireMtu(this.handle, this.capabilities.mtu);
+    }
+    this.reader = new TapReader(this.addon, this.handle, this.rx, MIN_FRAME, (slot, length, ts) => this.accountReceived(slot, length, ts), this.rxFlags);
     this.addon.setRef(this.handle, options.keepAlive === true);
     this.addon.start(this.handle, this.onReadable);
     this.resolveReady();
@@ -161,6 +198,7 @@ export class TapNic extends NicBase {
     // rxPackets/rxBytes were counted per frame by accountReceived (which also feeds the taps).
     this.counters.rxErrors += r.bad;
     this.counters.rxDrops += r.dropped;
+    this.offloadCounters.gsoRxFrames += r.gso;
     if (r.frames > 0) this.notifyReceive();
     if (r.error !== 0) this.loseCarrier(r.error);
   };
@@ -284,16 +322,47 @@ export class TapNic extends NicBase {
 
   // ---- both modes ----
 
-  protected sendFrame(frame: Uint8Array, length: number, now: number): boolean {
+  protected sendFrame(frame: Uint8Array, length: number, now: number, segmentSize: number): boolean {
     if (this.txRing !== null) {
       // Worker mode: copy into the shared tx ring (push rings its doorbell); a full ring drops.
       return this.txRing.push(frame, length, now);
     }
-    const r = this.addon.write(this.handle, frame, length);
-    if (r === length) return true;
+    const r = this.offload ? this.addon.write(this.handle, frame, length, segmentSize) : this.addon.write(this.handle, frame, length);
+    if (r === length) {
+      // Longer than the wire allows: tap.c sent it as a TSO super-frame.
+      if (length > this.maxFrameSize) this.offloadCounters.gsoTxFrames++;
+      return true;
+    }
     if (r === -EAGAIN || r === -ENOBUFS) return false;
     if (r < 0) this.loseCarrier(-r);
     return false;
+  }
+
+  /**
+   * In offload mode the stack leaves TCP checksums to the kernel: while a capture watches, complete
+   * them before the taps see the frame, so captures show what goes on the wire (off the hot path).
+   */
+  override transmit(frame: Uint8Array, length: number = frame.length, segmentSize = 0): boolean {
+    if (this.offload && this.tapped && length <= frame.length) this.addon.completeChecksum(frame, length);
+    return super.transmit(frame, length, segmentSize);
+  }
+
+  /** In offload mode, a tap also makes the addon fill in the partial checksums the kernel hands us. */
+  override addTap(tap: FrameTap): () => void {
+    const remove = super.addTap(tap);
+    if (this.offload && !this.closed) this.addon.setCompleteRx(this.handle, true);
+    return () => {
+      remove();
+      if (this.offload && !this.tapped && !this.closed) this.addon.setCompleteRx(this.handle, false);
+    };
+  }
+
+  /** Offload mode: whether the kernel vouched for the TCP/UDP checksum of the frame in this rx slot (partial or verified). */
+  rxChecksumOk(frame: Uint8Array): boolean {
+    const flags = this.rxFlags;
+    if (flags === null) return false;
+    const i = this.rxLayout!.slotIndex(frame);
+    return i >= 0 && (flags[i] & RX_CSUM_OK) !== 0;
   }
 
   override setLinkUp(up: boolean): void {
@@ -326,6 +395,11 @@ export class TapNic extends NicBase {
     if (this.worker === null) this.addon.close(this.handle);
     if (before) this.emitLinkChange();
   }
+}
+
+/** Offload unless asked not to, or in worker mode (which does not support it). */
+function offloadWanted(options: TapNicOptions): boolean {
+  return options.offload ?? options.worker !== true;
 }
 
 function errnoName(errno: number): string {

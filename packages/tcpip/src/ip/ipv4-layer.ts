@@ -130,6 +130,11 @@ export class Ipv4Layer {
     return Math.max(IPV4_MIN_MTU, Math.min(linkMtu, this.learnedPmtu(dst)));
   }
 
+  /** The largest IPv4 packet the NIC behind `iface` segments itself (TSO), 0 when it does not. */
+  tsoMaxBytes(iface: NetworkInterface): number {
+    return iface.nic.capabilities.tsoMaxBytes ?? 0;
+  }
+
   /** Whether the NIC behind `iface` computes (tx) / verified (rx) checksums of this protocol. */
   checksumOffload(iface: NetworkInterface, protocol: 'tcp' | 'udp' | 'icmp'): { tx: boolean; rx: boolean } {
     return iface.checksumOffload(protocol);
@@ -156,8 +161,11 @@ export class Ipv4Layer {
     const tos = opts.tos ?? 0;
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
-    if (IPV4_MIN_HEADER + length <= mtu) {
-      return this.sendWhole(r, src, dst, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer);
+    const segmentSize = opts.segmentSize ?? 0;
+    // TSO: a TCP segment of several MSS goes whole; the NIC cuts it into segments the path MTU takes.
+    if (IPV4_MIN_HEADER + length <= mtu || (segmentSize > 0 && opts.protocol === IP_PROTOCOL_TCP &&
+        segmentSize + IPV4_MIN_HEADER + 20 <= mtu && IPV4_MIN_HEADER + length <= (iface.nic.capabilities.tsoMaxBytes ?? 0))) {
+      return this.sendWhole(r, src, dst, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer, segmentSize);
     }
     if (opts.dontFragment) { countDrop(this.stats, 'too-big'); return 'too-big'; }
     return this.sendFragments(r, src, dst, opts.protocol, ttl, tos, id, mtu, length, writer);
@@ -258,6 +266,9 @@ export class Ipv4Layer {
   /** Verifies ICMP/TCP/UDP checksums unless the NIC did (never for reassembled datagrams: no NIC sees them whole). */
   private transportChecksumOk(info: IpPacketInfo, buf: Uint8Array, off: number, len: number, reassembled: boolean): boolean {
     const iface = info.iface;
+    // Per-frame offload (`buf` is the NIC's ring slot): the kernel behind a TAP vouches for this one (its checksum may be partial).
+    const nic = iface.nic;
+    if (!reassembled && nic.rxChecksumOk !== undefined && nic.rxChecksumOk(buf)) return true;
     switch (info.protocol) {
       case IP_PROTOCOL_ICMP:
         if (!reassembled && iface.checksumOffload('icmp').rx) return true;
@@ -344,7 +355,7 @@ export class Ipv4Layer {
 
   private sendWhole(
     r: RouteResult, src: Ipv4Address, dst: Ipv4Address, protocol: number, ttl: number, tos: number, id: number,
-    df: boolean, length: number, writer: PayloadWriter,
+    df: boolean, length: number, writer: PayloadWriter, segmentSize = 0,
   ): IpSendResult {
     const iface = r.iface;
     const resolved = this.linkTarget(r);
@@ -353,7 +364,7 @@ export class Ipv4Layer {
     const o = frame.offset;
     writeIpv4Simple(frame.buf, o, total, id, df ? IPV4_FLAG_DF : 0, ttl, protocol, src, dst, tos, !iface.checksumOffload('ipv4').tx);
     writer.writePayload(frame.buf, o + IPV4_MIN_HEADER, length, src, dst, this.transportOffloadTx(iface, protocol));
-    return this.finishFrame(frame.buf, total);
+    return this.finishFrame(frame.buf, total, segmentSize);
   }
 
   private sendFragments(
@@ -413,7 +424,7 @@ export class Ipv4Layer {
   }
 
   /** Sends (or queues behind ARP) the packet built by `frameFor` for the current `lt`. */
-  private finishFrame(buf: Uint8Array, total: number): IpSendResult {
+  private finishFrame(buf: Uint8Array, total: number, segmentSize = 0): IpSendResult {
     const lt = this.lt;
     const iface = lt.iface;
     if (!lt.resolved) {
@@ -428,7 +439,7 @@ export class Ipv4Layer {
     hi = Math.floor(src / 4294967296); lo = src >>> 0;
     buf[6] = hi >>> 8; buf[7] = hi & 0xff; buf[8] = lo >>> 24; buf[9] = (lo >>> 16) & 0xff; buf[10] = (lo >>> 8) & 0xff; buf[11] = lo & 0xff;
     buf[12] = ETHERTYPE_IPV4 >>> 8; buf[13] = ETHERTYPE_IPV4 & 0xff;
-    if (iface.nic.transmit(buf, ETHERNET_HEADER_LENGTH + total)) {
+    if (iface.nic.transmit(buf, ETHERNET_HEADER_LENGTH + total, segmentSize)) {
       this.stats.tx++;
       this.stack.stats.ethernet.tx++;
       return 'sent';

@@ -74,6 +74,11 @@ export interface IpSendOptions {
   dontFragment?: boolean;
   /** Send out of this device (SO_BINDTODEVICE): routes through other devices are not used. */
   iface?: string;
+  /**
+   * TCP segmentation offload: a TCP payload longer than the MTU allows goes whole to a NIC with
+   * `tsoMaxBytes`, which cuts it into segments of this many data bytes (the connection's MSS).
+   */
+  segmentSize?: number;
 }
 
 export interface RouteResult {

@@ -163,6 +163,8 @@ export class TcpConnection implements HeapItem {
   pathMtu = 1500;
   /** The NIC fills in our checksums (set by the layer from the route's interface). */
   txChecksumOffload = false;
+  /** The NIC segments TCP itself (TSO): the largest IPv4 packet it takes, else 0 (set by the layer). */
+  tsoMaxBytes = 0;
 
   // --- timers (absolute times, Infinity when off)
   private rtxAt = Infinity;
@@ -825,7 +827,12 @@ export class TcpConnection implements HeapItem {
     } else {
       this.dupAcks = 0;
       this.inflation = 0;
-      this.cc.onAck(acked, flightBefore, now, sample);
+      if (this.tsoMaxBytes > 0 && acked > this.effMss) {
+        // An ACK of a TSO super-segment stands for one per wire segment: count them as such (Linux counts segments acked).
+        for (let left = acked; left > 0; left -= this.effMss) this.cc.onAck(Math.min(left, this.effMss), flightBefore, now, sample);
+      } else {
+        this.cc.onAck(acked, flightBefore, now, sample);
+      }
     }
 
     // Retransmission timer (RFC 6298 5.2, 5.3).
@@ -1016,7 +1023,9 @@ export class TcpConnection implements HeapItem {
         const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
         const cwndRoom = this.cwnd - flight;
         const usable = Math.max(0, Math.min(wndRoom, cwndRoom));
-        const len = Math.min(pending, this.effMss, usable);
+        let len = Math.min(pending, this.maxSegment(), usable);
+        // A TSO super-segment carries whole MSS; only the last of the data may end in a short one.
+        if (len > this.effMss && len < pending) len -= len % this.effMss;
         if (len < pending) {
           // More data waits: send a partial segment only if it is big (SWS avoidance, RFC 9293 3.8.6.2.1).
           if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0)) break;
@@ -1057,6 +1066,13 @@ export class TcpConnection implements HeapItem {
       }
     }
     if (!sentAny && this.ackNow && this.isSynchronized()) this.sendAck(now);
+  }
+
+  /** Data per segment: one MSS, or with TSO as many MSS as fit in one IPv4 packet (40 bytes of headers, 40 of options). */
+  private maxSegment(): number {
+    const mss = this.effMss;
+    if (this.tsoMaxBytes <= 0 || !this.txChecksumOffload) return mss;
+    return Math.max(mss, Math.floor((this.tsoMaxBytes - 80) / mss) * mss);
   }
 
   private persistTimeout(): number {

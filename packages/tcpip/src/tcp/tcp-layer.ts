@@ -31,6 +31,8 @@ export interface TcpIpSendOptions {
   tos?: number;
   dontFragment?: boolean;
   iface?: string;
+  /** TSO: the MSS a payload longer than the MTU allows is cut into by the NIC. */
+  segmentSize?: number;
 }
 
 export interface TcpRoute {
@@ -48,6 +50,8 @@ export interface TcpHost {
     route(dst: Ipv4Address): TcpRoute | null;
     pathMtu(dst: Ipv4Address): number;
     checksumOffload(iface: unknown, protocol: 'tcp'): { tx: boolean; rx: boolean };
+    /** The largest IPv4 packet the interface's NIC segments itself (TSO); absent or 0: none. */
+    tsoMaxBytes?(iface: unknown): number;
     /** The layer registers itself when the host has this (a Stack does). */
     register?(protocol: TcpLayer): void;
   };
@@ -455,13 +459,21 @@ export class TcpLayer implements TcpConnectionIo {
     o.dst = conn.remoteAddress;
     o.src = conn.localAddress;
     o.dontFragment = conn.dontFragment;
+    o.segmentSize = dataLen > conn.effMss ? conn.effMss : 0; // a TSO super-segment (connection.ts sizes it)
     const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
     w.conn = null;
     this.stats.tx++;
     if (this.hostStats) this.hostStats.tx++;
     if (result === 'sent' || result === 'queued') return true;
     this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
-    if (result === 'too-big') conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
+    if (result === 'too-big') {
+      // A super-segment refused: the route may no longer go through a TSO NIC (else the MSS shrinks below).
+      if (o.segmentSize > 0) {
+        const route = this.host.ip.route(conn.remoteAddress);
+        conn.tsoMaxBytes = route !== null && this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
+      }
+      conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
+    }
     else if (result === 'no-route' || result === 'unreachable' || result === 'prohibited') conn.softError = 'EHOSTUNREACH';
     return false;
   }
@@ -520,6 +532,7 @@ export class TcpLayer implements TcpConnectionIo {
     const pmtu = this.host.ip.pathMtu(remote);
     conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
     conn.txChecksumOffload = this.offload(route.iface).tx;
+    conn.tsoMaxBytes = this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
     conn.demuxKey = demuxKey(local, localPort, remote, remotePort);
     const bucket = this.conns.get(conn.demuxKey);
     if (bucket) bucket.push(conn); else this.conns.set(conn.demuxKey, [conn]);
@@ -611,6 +624,7 @@ export class TcpLayer implements TcpConnectionIo {
     o.dst = info.src;
     o.src = info.dst;
     o.dontFragment = true;
+    o.segmentSize = 0;
     this.stats.rstOut++;
     this.stats.segmentsOut++;
     this.stats.tx++;
