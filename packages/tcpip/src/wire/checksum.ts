@@ -12,7 +12,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
 // The last one used: consecutive sums mostly hit the same buffer.
 let lastBacking: ArrayBufferLike | null = null;
-let lastView: Uint32Array | undefined;
+let lastView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
 /**
  * Adds the 16-bit big-endian words of buf[offset, offset+length) to `sum` (an odd last byte is
@@ -32,11 +32,9 @@ export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 
   const backing = buf.buffer;
   let view = lastView;
   if (backing !== lastBacking) {
-    view = wordViews.get(backing);
-    if (view === undefined) {
-      view = new Uint32Array(backing, 0, backing.byteLength >>> 2);
-      wordViews.set(backing, view);
-    }
+    const cached = wordViews.get(backing);
+    view = cached ?? new Uint32Array(backing, 0, backing.byteLength >>> 2);
+    if (cached === undefined) wordViews.set(backing, view);
     lastBacking = backing;
     lastView = view;
   }
