@@ -75,6 +75,14 @@ export class ByteRing {
     }
   }
 
+  /**
+   * When empty, starts again at the beginning of the storage, so a ring that keeps draining
+   * reuses its first (cached) bytes. Only for a caller that knows no bytes sit past `length`.
+   */
+  rewind(): void {
+    if (this.length === 0) this.head = 0;
+  }
+
   /** Frees the storage (the content is lost). */
   release(): void {
     this.buf = null;

@@ -397,6 +397,7 @@ export class TcpConnection implements HeapItem {
   private consumeReceived(n: number): void {
     const rb = this.receiveBuffer;
     rb.consume(n, this.ooo.length === 0 && this.finReceived);
+    if (this.ooo.length === 0) rb.rewind(); // nothing past `length`: an emptied ring restarts at its cached start
     const now = this.nowFn();
     this.touchIdle(now);
     if (!this.isSynchronized() || this.finReceived) return;
