@@ -219,7 +219,7 @@ export class TcpConnection implements HeapItem {
   ) {
     const c = io.config;
     this.sendBuffer = new ByteRing(c.sendBufferSize);
-    this.receiveBuffer = new ByteRing(c.receiveBufferSize);
+    this.receiveBuffer = new ByteRing(c.receiveBufferSize, true); // readBuffer hands out views
     this.rtt = new RttEstimator(c.initialRto, c.minRto, c.maxRto);
     this.cc = congestionControlFactory(c.congestionControl, c.initialWindow)();
     this.noDelay = c.noDelay;
@@ -388,8 +388,8 @@ export class TcpConnection implements HeapItem {
   readBuffer(max = Infinity): Buffer | null {
     const n = Math.min(max, this.receiveBuffer.length);
     if (n <= 0) return null;
-    const b = Buffer.allocUnsafe(n);
-    this.receiveBuffer.copyOut(0, b, 0, n);
+    // A view, not a copy: the receive storage is never written below its head again.
+    const b = this.receiveBuffer.view(n);
     this.consumeReceived(n);
     return b;
   }
@@ -397,7 +397,6 @@ export class TcpConnection implements HeapItem {
   private consumeReceived(n: number): void {
     const rb = this.receiveBuffer;
     rb.consume(n, this.ooo.length === 0 && this.finReceived);
-    if (this.ooo.length === 0) rb.rewind(); // nothing past `length`: an emptied ring restarts at its cached start
     const now = this.nowFn();
     this.touchIdle(now);
     if (!this.isSynchronized() || this.finReceived) return;
