@@ -109,12 +109,14 @@ export class ByteRing {
 
   /**
    * (handsOut) Moves what may hold data (from the head to the furthest byte written) to fresh
-   * storage with room for `needed` bytes from the head. Twice what is needed (up to twice
-   * maxCapacity), so a receiver that keeps reading moves few bytes, mostly none.
+   * storage with room for `needed` bytes from the head. Twice what is needed, and twice the old
+   * size (up to twice maxCapacity): a connection that keeps receiving soon moves rarely and few
+   * bytes (what is unread), one that receives little keeps small storage.
    */
   private relocate(needed: number): void {
+    const want = Math.max(2 * needed, this.buf === null ? 0 : 2 * this.buf.length);
     let size = MIN_ALLOCATION;
-    while (size < 2 * needed && size < 2 * this.maxCapacity) size *= 2;
+    while (size < want && size < 2 * this.maxCapacity) size *= 2;
     if (size < needed) size = needed;
     // Uninitialised memory: only bytes written since are ever read or handed out.
     const next = Buffer.allocUnsafe(size);
