@@ -70,7 +70,10 @@ export class SimNic extends NicBase {
     return ok;
   }
 
-  /** The medium's buffer when it lends one (the frame then crosses without a copy), else the NIC's scratch. */
+  /**
+   * The medium's buffer when it lends one (the frame then crosses without a copy, so it must not
+   * be written to once passed to `transmit`), else the NIC's scratch.
+   */
   override txBuffer(): Uint8Array {
     const a = this.attachment;
     return a !== null && a.txBuffer !== undefined ? a.txBuffer(this.maxFrameSize) : super.txBuffer();
