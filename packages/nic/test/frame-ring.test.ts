@@ -47,12 +47,37 @@ test('peek hands out the same view objects: no allocation per frame', (t) => {
   const frame = new Uint8Array(64);
   for (let i = 0; i < 100; i++) {
     ring.push(frame, 64, i);
-    const v = ring.peek()!;
-    seen.add(v);
-    seen.add(v.data);
-    ring.release();
+    ring.push(frame, 64, i);
+    for (let k = 0; k < 2; k++) {
+      const v = ring.peek()!;
+      seen.add(v);
+      seen.add(v.data);
+      ring.release();
+    }
   }
   t.is(seen.size, 4);
+});
+
+test('a ring that drains starts again at its first slot (the same few slots stay in cache)', (t) => {
+  const ring = new FrameRing({ slots: 8, slotSize: 64 });
+  const frame = new Uint8Array(64);
+  ring.push(frame, 64, 0);
+  const first = ring.peek()!.data;
+  ring.release();
+  for (let i = 1; i < 20; i++) {
+    frame[0] = i;
+    t.true(ring.push(frame, 64, i));
+    t.true(ring.push(frame, 64, i));
+    const v = ring.peek()!;
+    t.is(v.data, first, `frame ${i} reuses slot 0`);
+    t.is(v.data[0], i);
+    t.is(v.timestamp, i);
+    ring.release();
+    t.is(ring.size, 1);
+    ring.release();
+    t.is(ring.size, 0);
+  }
+  t.is(ring.drops, 0);
 });
 
 test('indices wrap past 2^32 frames without losing order', (t) => {

@@ -119,3 +119,50 @@ test('closing a NIC unplugs it: the far end loses carrier', (t) => {
   b.close();
   t.false(b.transmit(frame(2)));
 });
+
+test('frames built in txBuffer() cross without a copy and survive the next txBuffer() while in flight', (t) => {
+  const { clock, a, b, link } = pair(1);
+  const sent: number[][] = [];
+  let first: Uint8Array | null = null;
+  for (let i = 0; i < 5; i++) {
+    const buf = a.txBuffer();
+    t.true(buf.length >= a.maxFrameSize);
+    if (i === 0) first = buf;
+    else t.not(buf, first, 'a frame in flight keeps its buffer');
+    buf.set(frame(i, 80));
+    buf.fill(i + 1, 16, 80);
+    sent.push([...buf.subarray(0, 80)]);
+    t.true(a.transmit(buf, 80));
+  }
+  t.is(link.channel('aToB').inFlight, 5);
+  clock.runUntil(1);
+  for (let i = 0; i < 5; i++) {
+    const f = b.rx.peek()!;
+    t.deepEqual([...f.data.subarray(0, f.length)], sent[i], `frame ${i} intact`);
+    b.rx.release();
+  }
+  t.is(link.channel('aToB').inFlight, 0);
+  t.is(a.txBuffer(), a.txBuffer(), 'the same buffer until it is sent');
+});
+
+test('a lent frame that is duplicated and corrupted: each copy has only its own corruption', (t) => {
+  const clock = new VirtualClock();
+  const a = new SimNic({ name: 'a', mac: localMac(1), clock });
+  const b = new SimNic({ name: 'b', mac: localMac(2), clock });
+  const link = new SimLink({ clock, seed: 7, aToB: { duplicate: 1, corrupt: 1, corruptFrom: 14 } });
+  link.connect(a, b);
+  const buf = a.txBuffer();
+  buf.set(frame(9, 200));
+  const original = [...buf.subarray(0, 200)];
+  t.true(a.transmit(buf, 200));
+  clock.runUntil(0);
+  t.is(b.rx.size, 2);
+  const one = [...b.rx.peek()!.data.subarray(0, 200)]; b.rx.release();
+  const two = [...b.rx.peek()!.data.subarray(0, 200)]; b.rx.release();
+  t.is(link.stats.aToB.corrupted, 2);
+  t.is(link.stats.aToB.duplicated, 1);
+  // Each copy carries its own one flipped bit, not the other's too.
+  const bitsOff = (x: number[]) => x.reduce((n, v, i) => { let d = v ^ original[i]; while (d) { n += d & 1; d >>= 1; } return n; }, 0);
+  t.is(bitsOff(one), 1);
+  t.is(bitsOff(two), 1);
+});

@@ -70,6 +70,55 @@ test('ByteRing: lazily allocated, grows, wraps, keeps reassembly data past lengt
   t.throws(() => new ByteRing(0), { instanceOf: RangeError });
 });
 
+test('ByteRing with handsOut: views handed out never change, reassembly data survives moves', (t) => {
+  const r = new ByteRing(50_000, true);
+  t.is(r.allocated, 0);
+  const rng = new Rng(5);
+  const model: number[] = [];
+  const handed: { view: Buffer; bytes: number[] }[] = [];
+  let moved = 0;
+  const storage = () => (r.length > 0 ? r.view(1).buffer : null);
+  for (let i = 0; i < 3000; i++) {
+    const before = storage();
+    if (rng.next() < 0.55) {
+      const chunk = rng.fill(new Uint8Array(rng.nextInt(3000)));
+      const n = r.append(chunk, 0, chunk.length);
+      t.is(n, Math.min(chunk.length, 50_000 - model.length));
+      for (let k = 0; k < n; k++) model.push(chunk[k]);
+    } else {
+      const n = Math.min(rng.nextInt(4000), model.length);
+      const v = r.view(n);
+      t.deepEqual([...v], model.slice(0, n));
+      if (handed.length < 200) handed.push({ view: v, bytes: model.slice(0, n) });
+      r.consume(n);
+      model.splice(0, n);
+    }
+    const after = storage();
+    if (before !== null && after !== null && after !== before) moved++;
+    t.is(r.length, model.length);
+  }
+  t.true(moved > 5, 'the storage was replaced several times');
+  t.true(r.allocated <= 131072);
+  for (const h of handed) t.deepEqual([...h.view], h.bytes, 'a handed-out view kept its bytes');
+  // Reassembly past `length` moves with the live bytes.
+  const q = new ByteRing(65536, true);
+  q.append(new Uint8Array(4000).fill(1), 0, 4000);
+  const early = q.view(4000);
+  q.consume(4000);
+  q.writeAt(20_000, Uint8Array.of(9, 8, 7), 0, 3);
+  q.writeAt(0, new Uint8Array(20_000).fill(5), 0, 20_000);
+  q.length = 20_003;
+  const out = new Uint8Array(3);
+  q.copyOut(20_000, out, 0, 3);
+  t.deepEqual([...out], [9, 8, 7]);
+  t.deepEqual([...q.view(20_003).subarray(19_998)], [5, 5, 9, 8, 7]);
+  t.true(early.every((b) => b === 1));
+  q.consume(20_003, true);
+  t.is(q.allocated, 0, 'released when asked');
+  t.throws(() => new ByteRing(10).view(1), { instanceOf: Error });
+  t.throws(() => q.view(1), { instanceOf: RangeError });
+});
+
 test('TimerHeap orders by deadline and supports move/remove', (t) => {
   const h = new TimerHeap<{ deadline: number; heapIndex: number; id: number }>();
   const rng = new Rng(9);

@@ -192,8 +192,17 @@ export class FrameRing {
       if (this.tail === this.seenHead) throw new Error('FrameRing.release: ring is empty');
     }
     this.tail = (this.tail + 1) >>> 0;
-    if (this.shared) Atomics.store(this.control, TAIL, this.tail | 0);
-    else this.control[TAIL] = this.tail | 0;
+    if (this.shared) {
+      Atomics.store(this.control, TAIL, this.tail | 0);
+    } else {
+      // Both sides are this object: once empty, start again at slot 0, so a ring that keeps
+      // draining reuses its first few (cached) slots instead of walking through all of them.
+      if (this.tail === this.head) {
+        this.head = this.tail = this.seenHead = this.seenTail = 0;
+        this.control[HEAD] = 0;
+      }
+      this.control[TAIL] = this.tail | 0;
+    }
   }
 
   /** Drops every queued frame. */

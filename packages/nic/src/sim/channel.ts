@@ -87,6 +87,14 @@ export class SimChannel {
   }
 
   /**
+   * A pooled buffer of at least `size` bytes to build the next frame in: `send` then keeps it
+   * without a copy. The same buffer until it is sent; any other frame is copied as before.
+   */
+  txBuffer(size: number): Uint8Array {
+    return this.pool.lend(size);
+  }
+
+  /**
    * Takes a borrowed frame. Returns false only when the rate limiter's queue
    * was full (a drop the sender can see); losses on the wire return true.
    */
@@ -130,8 +138,11 @@ export class SimChannel {
 
     const copies = cfg.duplicate > 0 && rng.next() < cfg.duplicate ? 2 : 1;
     if (copies === 2) stats.duplicated++;
+    // The duplicate is copied first: a lent frame is itself the first copy, which may get corrupted.
+    const second = copies === 2 ? this.pool.store(frame, length) : -1;
+    const lent = this.pool.isLent(frame);
     for (let c = 0; c < copies; c++) {
-      const h = this.pool.store(frame, length);
+      const h = c === 1 ? second : lent ? this.pool.storeLent(length) : this.pool.store(frame, length);
       if (cfg.corrupt > 0 && rng.next() < cfg.corrupt) this.corrupt(h, length, cfg.corruptFrom);
       let arrival = departure + cfg.delay;
       if (cfg.jitter > 0) {

@@ -10,6 +10,8 @@ export class FramePool {
   private free = new Int32Array(0);
   private freeCount = 0;
   private inUseCount = 0;
+  /** The handle lent to a sender to build its next frame in (-1: none). */
+  private lent = -1;
 
   constructor(private readonly bufferSize: number, initial = 16) {
     if (!Number.isInteger(bufferSize) || bufferSize < 14) throw new RangeError(`FramePool: bad buffer size ${bufferSize}`);
@@ -41,6 +43,34 @@ export class FramePool {
     } else {
       buf.set(length === frame.length ? frame : frame.subarray(0, length));
     }
+    this.lengths[h] = length;
+    this.inUseCount++;
+    return h;
+  }
+
+  /**
+   * Lends a free buffer of at least `size` bytes for a sender to build its next frame in; the same
+   * one until `storeLent` takes it as a frame (no copy). Not counted in `inUse` while lent.
+   */
+  lend(size: number): Uint8Array {
+    if (this.lent < 0) {
+      if (this.freeCount === 0) this.grow(this.buffers.length * 2);
+      this.lent = this.free[--this.freeCount];
+    }
+    if (this.buffers[this.lent].length < size) this.buffers[this.lent] = new Uint8Array(Math.max(size, this.bufferSize));
+    return this.buffers[this.lent];
+  }
+
+  /** Whether `frame` is the buffer lent by `lend`. */
+  isLent(frame: Uint8Array): boolean {
+    return this.lent >= 0 && this.buffers[this.lent] === frame;
+  }
+
+  /** Takes the lent buffer as a held frame of `length` bytes and returns its handle. */
+  storeLent(length: number): number {
+    const h = this.lent;
+    if (h < 0) throw new Error('FramePool.storeLent: no buffer is lent');
+    this.lent = -1;
     this.lengths[h] = length;
     this.inUseCount++;
     return h;

@@ -33,6 +33,9 @@ class LinkEnd implements SimAttachment {
   send(frame: Uint8Array, length: number): boolean {
     return this.out.send(frame, length);
   }
+  txBuffer(size: number): Uint8Array {
+    return this.out.txBuffer(size);
+  }
   nicClosed(): void {
     this.link.disconnect();
   }

@@ -7,6 +7,8 @@ import { NicBase, NicBaseOptions } from '../nic/nic-base';
  */
 export interface SimAttachment {
   send(frame: Uint8Array, length: number): boolean;
+  /** Optional: a buffer of at least `size` bytes to build the next frame in, which `send` keeps without copying. */
+  txBuffer?(size: number): Uint8Array;
   /** Whether the medium carries frames now (false when the far end is gone or the port is down). */
   readonly carrierUp: boolean;
   /** The NIC was closed: the medium unplugs it (the far end loses carrier). */
@@ -66,6 +68,15 @@ export class SimNic extends NicBase {
     const ok = this.deliver(frame, length);
     if (ok) this.notifyReceive();
     return ok;
+  }
+
+  /**
+   * The medium's buffer when it lends one (the frame then crosses without a copy, so it must not
+   * be written to once passed to `transmit`), else the NIC's scratch.
+   */
+  override txBuffer(): Uint8Array {
+    const a = this.attachment;
+    return a !== null && a.txBuffer !== undefined ? a.txBuffer(this.maxFrameSize) : super.txBuffer();
   }
 
   protected override carrier(): boolean {

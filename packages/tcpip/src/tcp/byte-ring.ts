@@ -11,8 +11,15 @@ export class ByteRing {
   private head = 0;
   /** Bytes from the head that are valid and contiguous. */
   length = 0;
+  /** (handsOut) The storage index past the furthest byte written: what a move must keep. */
+  private written = 0;
 
-  constructor(public maxCapacity: number) {
+  /**
+   * `handsOut`: `view` may give bytes away as views of the storage (no copy). The storage is then
+   * used linearly instead of wrapping: bytes below the head are never written again, and when the
+   * end is reached the live bytes move to fresh storage, leaving the old one to the views.
+   */
+  constructor(public maxCapacity: number, private readonly handsOut = false) {
     if (!Number.isInteger(maxCapacity) || maxCapacity < 1) throw new RangeError(`buffer size must be a positive integer, got ${maxCapacity}`);
   }
 
@@ -37,6 +44,12 @@ export class ByteRing {
   /** Stores bytes at logical position `pos` (pos + len <= maxCapacity). Does not change `length`. */
   writeAt(pos: number, src: Uint8Array, offset: number, len: number): void {
     if (len <= 0) return;
+    if (this.handsOut) {
+      if (this.buf === null || this.head + pos + len > this.buf.length) this.relocate(pos + len);
+      this.buf!.set(src.subarray(offset, offset + len), this.head + pos);
+      if (this.head + pos + len > this.written) this.written = this.head + pos + len;
+      return;
+    }
     this.ensure(pos + len);
     const buf = this.buf!;
     const cap = buf.length;
@@ -66,7 +79,7 @@ export class ByteRing {
     this.length -= n;
     if (this.buf) {
       this.head += n;
-      if (this.head >= this.buf.length) this.head -= this.buf.length;
+      if (this.head >= this.buf.length && !this.handsOut) this.head -= this.buf.length;
     }
     // Bytes past `length` (receive reassembly) stay where they are relative to the head.
     if (this.length === 0 && release) {
@@ -75,11 +88,48 @@ export class ByteRing {
     }
   }
 
+  /**
+   * The first `n` stored bytes (n <= length) as a Buffer viewing the storage, no copy. Only with
+   * `handsOut`, where the view stays valid after `consume`: those bytes are never written again.
+   */
+  view(n: number): Buffer {
+    if (!this.handsOut) throw new Error('ByteRing.view: needs a ring made with handsOut');
+    if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`ByteRing.view: ${n} of ${this.length} bytes`);
+    const buf = this.buf as Buffer | null;
+    if (buf === null || n === 0) return Buffer.alloc(0);
+    return buf.subarray(this.head, this.head + n);
+  }
+
   /** Frees the storage (the content is lost). */
   release(): void {
     this.buf = null;
     this.head = 0;
     this.length = 0;
+  }
+
+  /**
+   * (handsOut) Moves what may hold data (from the head to the furthest byte written) to fresh
+   * storage with room for `needed` bytes from the head. Twice what is needed, and twice the old
+   * size (up to twice maxCapacity): a connection that keeps receiving soon moves rarely and few
+   * bytes (what is unread), one that receives little keeps small storage.
+   */
+  private relocate(needed: number): void {
+    const want = Math.max(2 * needed, this.buf === null ? 0 : 2 * this.buf.length);
+    let size = MIN_ALLOCATION;
+    while (size < want && size < 2 * this.maxCapacity) size *= 2;
+    if (size < needed) size = needed;
+    // Uninitialised memory: only bytes written since are ever read or handed out.
+    const next = Buffer.allocUnsafe(size);
+    const old = this.buf;
+    if (old) {
+      const keep = Math.min(this.written - this.head, this.maxCapacity, size);
+      if (keep > 0) next.set(old.subarray(this.head, this.head + keep), 0);
+      this.written = Math.max(0, keep);
+    } else {
+      this.written = 0;
+    }
+    this.buf = next;
+    this.head = 0;
   }
 
   private ensure(needed: number): void {

@@ -221,7 +221,7 @@ export class TcpConnection implements HeapItem {
   ) {
     const c = io.config;
     this.sendBuffer = new ByteRing(c.sendBufferSize);
-    this.receiveBuffer = new ByteRing(c.receiveBufferSize);
+    this.receiveBuffer = new ByteRing(c.receiveBufferSize, true); // readBuffer hands out views
     this.rtt = new RttEstimator(c.initialRto, c.minRto, c.maxRto);
     this.cc = congestionControlFactory(c.congestionControl, c.initialWindow)();
     this.noDelay = c.noDelay;
@@ -390,8 +390,8 @@ export class TcpConnection implements HeapItem {
   readBuffer(max = Infinity): Buffer | null {
     const n = Math.min(max, this.receiveBuffer.length);
     if (n <= 0) return null;
-    const b = Buffer.allocUnsafe(n);
-    this.receiveBuffer.copyOut(0, b, 0, n);
+    // A view, not a copy: the receive storage is never written below its head again.
+    const b = this.receiveBuffer.view(n);
     this.consumeReceived(n);
     return b;
   }

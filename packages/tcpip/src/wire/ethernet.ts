@@ -2,7 +2,11 @@
  * Ethernet II framing, with up to two 802.1Q / 802.1ad tags parsed (and
  * skipped) so tagged frames do not choke the receive path.
  */
-import { MacAddress, readMac, writeMac } from '@pnet/nic';
+import * as nic from '@pnet/nic';
+import type { MacAddress } from '@pnet/nic';
+
+// Read once: `@pnet/nic` re-exports through getters, and one getter call per frame showed in profiles.
+const { readMac, writeMac } = nic;
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_ARP = 0x0806;
