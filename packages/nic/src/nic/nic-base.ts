@@ -36,7 +36,7 @@ export abstract class NicBase implements Nic {
   protected closed = false;
   private readonly scratch: Uint8Array;
   /** Largest frame `transmit` takes: `maxFrameSize`, or a TSO super-frame. */
-  private readonly maxTxFrame: number;
+  protected readonly maxTxFrame: number;
   private receiveListeners: (() => void)[] = [];
   private linkListeners: ((up: boolean) => void)[] = [];
   private taps: FrameTap[] = [];

@@ -76,7 +76,7 @@ export class SimNic extends NicBase {
    */
   override txBuffer(): Uint8Array {
     const a = this.attachment;
-    return a !== null && a.txBuffer !== undefined ? a.txBuffer(this.maxFrameSize) : super.txBuffer();
+    return a !== null && a.txBuffer !== undefined ? a.txBuffer(this.maxTxFrame) : super.txBuffer();
   }
 
   protected override carrier(): boolean {
