@@ -199,6 +199,8 @@ export class TcpConnection implements HeapItem {
   private highRxt = seq(0);
   /** D-SACK blocks this connection received. */
   dsackCount = 0;
+  /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
+  private rtoTsVal = -1;
 
   private unackedBytes = 0;
   private ackNow = false;
@@ -798,7 +800,10 @@ export class TcpConnection implements HeapItem {
     // RTT: timestamps when available (RFC 7323 4.1), otherwise one timed segment (Karn's rule).
     let sample = -1;
     if (this.tsEnabled && seg.hasTimestamp && seg.tsEcr !== 0) {
-      sample = this.tsDiff(seg.tsEcr);
+      // An echo from before our last timeout spans that timeout: the original's ACK was lost
+      // and the duplicate's ACK echoes the original (RFC 7323 4.3). Such samples are RTO-sized,
+      // and feeding them back inflates the RTO without bound at high loss; skip them (Karn).
+      if (this.rtoTsVal < 0 || ((seg.tsEcr - this.rtoTsVal) | 0) >= 0) sample = this.tsDiff(seg.tsEcr);
       this.rttTiming = false;
     } else if (this.rttTiming && seqGe(ack, this.rttSeq)) {
       sample = now - this.rttTime;
@@ -1367,6 +1372,7 @@ export class TcpConnection implements HeapItem {
       this.rtxAt = now + this.rtt.rto;
       return;
     }
+    this.rtoTsVal = this.tsNow(now);
     // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
     this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
     this.inRecovery = false;

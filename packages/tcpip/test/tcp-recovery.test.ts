@@ -1,0 +1,90 @@
+/**
+ * Loss recovery beyond three duplicate ACKs, and the 'none' congestion controller, in
+ * segment-level scripts (packetdrill style): each test shows one mechanism firing where the
+ * stack would otherwise wait or shrink its window.
+ */
+import test from 'ava';
+import { TcpScript } from './tcp-harness';
+
+const M = 1460;
+const plain = { timestamps: false, windowScaling: false, delayedAck: 0 };
+
+test('timestamps: an ACK echoing a timestamp from before the last timeout gives no RTT sample (it would include the RTO)', (t) => {
+  const s = new TcpScript({ windowScaling: false, delayedAck: 0 });
+  const c = s.acceptOne({ ts: true, rtt: 50 });
+  const srtt = c.rtt.srtt;
+  t.true(srtt > 0);
+  c.write(Buffer.alloc(100, 1));
+  const orig = s.next()!;
+  t.is(orig.len, 100);
+  s.advance(c.rtt.rto);
+  const rtx = s.next()!;
+  t.like(rtx, { seq: 1, len: 100 }, 'the timeout retransmits');
+  const backedOff = c.rtt.rto;
+  s.advance(50);
+  // The original arrived, its ACK was lost; the ACK of the duplicate echoes the original's TSval.
+  s.inject({ flags: '.', seq: 1, ack: 101, ts: [200, orig.ts![0]] });
+  t.is(c.flightSize, 0);
+  t.is(c.rtt.srtt, srtt, 'no sample from an echo older than the timeout');
+  t.is(c.rtt.rto, backedOff, 'the backed-off RTO stays until a valid sample (RFC 6298 5.7)');
+  c.write(Buffer.alloc(100, 2));
+  const next = s.next()!;
+  s.advance(80);
+  s.inject({ flags: '.', seq: 1, ack: 201, ts: [201, next.ts![0]] });
+  t.not(c.rtt.srtt, srtt, 'an echo from after the timeout is a valid sample');
+  t.true(c.rtt.rto < backedOff);
+});
+
+/**
+ * A window of 20 segments is in flight; its first segment is lost, three SACKed duplicate ACKs
+ * bring the fast retransmit, then one ACK covers everything. Returns what the sender did.
+ */
+function lossThenFullAck(cc: 'newreno' | 'none') {
+  const s = new TcpScript({ ...plain, congestionControl: cc });
+  const c = s.acceptOne({ win: 20 * M, sack: true });
+  c.write(Buffer.alloc(60 * M, 7));
+  const first = s.out.filter((x) => x.len > 0).length;
+  s.clear();
+  const base = 1 + first * M;
+  // One ACK per segment (slow start grows NewReno's cwnd to the peer's window).
+  for (let i = 1; i <= first; i++) s.inject({ flags: '.', seq: 1, ack: 1 + i * M, win: 20 * M });
+  const flight = c.flightSize / M;
+  s.clear();
+  for (let k = 2; k <= 4; k++) s.inject({ flags: '.', seq: 1, ack: base, win: 20 * M, sack: [[base + M, base + k * M]] });
+  const retransmitted = s.out.some((x) => x.len > 0 && x.seq === base);
+  const cwndInRecovery = c.cc.cwnd;
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: base + flight * M, win: 20 * M });
+  const after = s.out.filter((x) => x.len > 0).length;
+  return { first, flight, retransmitted, cwndInRecovery, after, inRecovery: c.inRecovery, timeouts: s.tcp.stats.timeouts };
+}
+
+test("'none' congestion control: the window stays full after a loss, where NewReno halves it", (t) => {
+  const none = lossThenFullAck('none');
+  const reno = lossThenFullAck('newreno');
+  t.is(none.first, 20, "'none' fills the peer's window at once (no initial window)");
+  t.is(reno.first, 10, 'NewReno starts with 10 segments (RFC 6928)');
+  t.is(none.flight, 20);
+  t.is(reno.flight, 20);
+  t.true(none.retransmitted, "'none' still fast-retransmits the lost segment");
+  t.true(reno.retransmitted);
+  t.is(reno.cwndInRecovery, 10 * M, 'NewReno halves cwnd');
+  t.true(none.cwndInRecovery >= 0x7fffffff, "'none' does not");
+  t.false(none.inRecovery);
+  t.false(reno.inRecovery);
+  t.is(none.after, 20, "after recovery 'none' refills the whole window");
+  t.true(reno.after <= 11, `NewReno sends about cwnd = ssthresh = 10 segments (sent ${reno.after})`);
+  t.is(none.timeouts + reno.timeouts, 0);
+});
+
+test("'none' congestion control: a timeout still retransmits, and the window is not collapsed to one segment", (t) => {
+  const s = new TcpScript({ ...plain, congestionControl: 'none' });
+  const c = s.acceptOne({ win: 8 * M, sack: true });
+  c.write(Buffer.alloc(8 * M, 7));
+  t.is(s.out.length, 8);
+  s.clear();
+  s.advance(c.rtt.rto);
+  t.like(s.next(), { seq: 1, len: M }, 'the timeout retransmits SND.UNA');
+  t.is(s.tcp.stats.timeouts, 1);
+  t.is(s.out.length, 7, 'go-back-N resends the rest of the window at once (no cwnd of one segment)');
+});
