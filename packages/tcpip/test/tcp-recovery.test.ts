@@ -88,3 +88,36 @@ test("'none' congestion control: a timeout still retransmits, and the window is 
   t.is(s.tcp.stats.timeouts, 1);
   t.is(s.out.length, 7, 'go-back-N resends the rest of the window at once (no cwnd of one segment)');
 });
+
+test('early retransmit (RFC 5827): with two segments in flight and nothing more allowed out, one duplicate ACK retransmits', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 2 * M, sack: true });
+  c.write(Buffer.alloc(3 * M, 5));
+  t.is(s.out.length, 2, "the peer's window holds two segments");
+  s.clear();
+  s.advance(5);
+  // The first segment is lost; the second brings one duplicate ACK (SACKing it).
+  s.inject({ flags: '.', seq: 1, ack: 1, win: 2 * M, sack: [[1 + M, 1 + 2 * M]] });
+  t.like(s.next(), { seq: 1, len: M }, 'retransmitted on the first duplicate ACK, not after an RTO');
+  t.is(s.tcp.stats.fastRetransmits, 1);
+  t.true(c.inRecovery);
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1 + 2 * M, win: 2 * M });
+  t.false(c.inRecovery);
+  t.like(s.next(), { seq: 1 + 2 * M, len: M }, 'the rest follows');
+  t.is(s.tcp.stats.timeouts, 0);
+});
+
+test('early retransmit stays off while new data can still clock out duplicate ACKs (DupThresh stays 3)', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 20 * M, sack: true });
+  c.write(Buffer.alloc(2 * M, 5));
+  t.is(s.out.length, 2);
+  c.write(Buffer.alloc(10 * M, 5)); // more data, but Nagle/cwnd are not the limit: it went out
+  t.true(s.out.length > 2);
+  const sent = s.out.filter((x) => x.len > 0).length;
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1, win: 20 * M, sack: [[1 + M, 1 + 2 * M]] });
+  t.false(s.out.some((x) => x.len > 0 && x.seq === 1), `one duplicate ACK is not enough with ${sent} segments in flight`);
+  t.false(c.inRecovery);
+});
