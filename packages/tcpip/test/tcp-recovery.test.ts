@@ -121,3 +121,24 @@ test('early retransmit stays off while new data can still clock out duplicate AC
   t.false(s.out.some((x) => x.len > 0 && x.seq === 1), `one duplicate ACK is not enough with ${sent} segments in flight`);
   t.false(c.inRecovery);
 });
+
+test("a partial segment fills the peer's window to its edge, one at a time (Minshall)", (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 4 * M + 1000, sack: true });
+  c.write(Buffer.alloc(20 * M, 9));
+  t.deepEqual(s.out.map((x) => x.len), [M, M, M, M, 1000], 'four full segments and the 1000 bytes left to the edge');
+  s.clear();
+  // One segment acknowledged, the edge moves by 960: a second partial waits while the first is unacknowledged.
+  s.inject({ flags: '.', seq: 1, ack: 1 + M, win: 4 * M + 500 });
+  t.deepEqual(s.out.map((x) => x.len), [], 'no second small segment while one is outstanding');
+  s.inject({ flags: '.', seq: 1, ack: 1 + 4 * M + 1000, win: 4 * M + 500 });
+  t.deepEqual(s.out.map((x) => x.len), [M, M, M, M, 500], 'the small one acknowledged: the window is filled again');
+  t.is(c.flightSize, 4 * M + 500);
+});
+
+test('no sliver: a window edge a few bytes past the last full segment waits (SWS avoidance)', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 4 * M + 100, sack: true });
+  c.write(Buffer.alloc(20 * M, 9));
+  t.deepEqual(s.out.map((x) => x.len), [M, M, M, M]);
+});

@@ -199,6 +199,8 @@ export class TcpConnection implements HeapItem {
   private highRxt = seq(0);
   /** D-SACK blocks this connection received. */
   dsackCount = 0;
+  /** End of the last window-edge partial segment (Minshall: one outstanding at a time). */
+  private smallSegEnd = seq(0);
   /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
   private rtoTsVal = -1;
 
@@ -1046,8 +1048,10 @@ export class TcpConnection implements HeapItem {
         const len = Math.min(pending, this.effMss, usable);
         if (len < pending) {
           // More data waits: send a partial segment only if it is big (SWS avoidance, RFC 9293 3.8.6.2.1).
-          if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0)) break;
-        } else if (len > 0 && len < this.effMss && !this.noDelay && flight > 0 && !this.finQueued) {
+          if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0) &&
+              !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) break;
+        } else if (len > 0 && len < this.effMss && !this.noDelay && flight > 0 && !this.finQueued &&
+            !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) {
           break; // Nagle: a small segment waits while data is outstanding
         }
         const fin = finToSend && len === pending;
@@ -1084,6 +1088,21 @@ export class TcpConnection implements HeapItem {
       }
     }
     if (!sentAny && this.ackNow && this.isSynchronized()) this.sendAck(now);
+  }
+
+  /**
+   * A partial segment that fills the peer's window to its edge, or the rest of a full send buffer
+   * (the application cannot top it up), at most one outstanding (Minshall's rule, as Linux's
+   * Nagle test). Without it a window or buffer that is not a multiple of the MSS is never filled:
+   * 32 KiB carries 22 segments of 1448 bytes (31,856 bytes, 3 % short), 4 KiB two (29 % short).
+   */
+  private windowEdgeSegmentAllowed(len: number, wndRoom: number, cwndRoom: number): boolean {
+    // Not when cwnd is the limit (ACKs will open it), nor for slivers whose headers would weigh more than a quarter.
+    if (len < (this.effMss >>> 2) || cwndRoom <= len) return false;
+    if (len !== wndRoom && this.sendBuffer.free >= this.effMss) return false;
+    if (seqGt(this.smallSegEnd, this.sndUna) && seqLe(this.smallSegEnd, this.sndMax)) return false;
+    this.smallSegEnd = seqAdd(this.sndNxt, len);
+    return true;
   }
 
   private persistTimeout(): number {
