@@ -142,3 +142,52 @@ test('no sliver: a window edge a few bytes past the last full segment waits (SWS
   c.write(Buffer.alloc(20 * M, 9));
   t.deepEqual(s.out.map((x) => x.len), [M, M, M, M]);
 });
+
+test('tail loss probe (RFC 8985): the last segments lost, the last one is sent again after 2 SRTT, before the RTO', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 50 });
+  t.is(c.rtt.srtt, 50);
+  c.write(Buffer.alloc(4 * M, 1));
+  t.is(s.out.length, 4);
+  s.clear();
+  s.advance(50);
+  // Segments 3 and 4 are lost: only the first two are acknowledged, no duplicate ACK follows.
+  s.inject({ flags: '.', seq: 1, ack: 1 + 2 * M });
+  t.is(s.out.length, 0);
+  t.true(c.rtt.rto >= 200);
+  s.advance(99);
+  t.is(s.out.length, 0);
+  s.advance(1);
+  t.like(s.next(), { seq: 1 + 3 * M, len: M }, 'the probe: the last segment again, at 2 SRTT = 100 ms');
+  t.is(c.tlpCount, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+  // Its ACK SACKs segment 4; segment 3 is found lost without a timeout.
+  s.advance(50);
+  s.inject({ flags: '.', seq: 1, ack: 1 + 2 * M, sack: [[1 + 3 * M, 1 + 4 * M]] });
+  t.like(s.next(), { seq: 1 + 2 * M, len: M }, 'the SACK of the probe is a duplicate ACK with two segments out: early retransmit');
+  t.is(s.tcp.stats.timeouts, 0);
+  s.inject({ flags: '.', seq: 1, ack: 1 + 4 * M });
+  t.is(c.flightSize, 0);
+  t.is(s.tcp.stats.timeouts, 0, 'the tail was repaired without a retransmission timeout');
+});
+
+test('SACKed data above a hole but too few duplicate ACKs (ACKs lost): recovery starts SRTT + SRTT/4 later, not at the RTO', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(8 * M, 1));
+  t.is(s.out.length, 8);
+  s.clear();
+  s.advance(40);
+  // Segment 3 lost; of the ACKs that followed only one arrived, SACKing segments 4-5.
+  s.inject({ flags: '.', seq: 1, ack: 1 + 2 * M, sack: [[1 + 3 * M, 1 + 5 * M]] });
+  t.false(c.inRecovery);
+  t.is(s.out.length, 0);
+  s.advance(49);
+  t.is(s.out.length, 0);
+  s.advance(1);
+  t.like(s.next(), { seq: 1 + 2 * M, len: M }, 'the hole is retransmitted at 1.25 SRTT = 50 ms');
+  t.true(c.inRecovery);
+  t.is(c.rackRecoveries, 1);
+  t.is(s.tcp.stats.fastRetransmits, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+});

@@ -86,6 +86,9 @@ export interface TcpConnectionEvents {
 const MAX_OOO_RANGES = 64;
 const PERSIST_MIN = 200;
 const PERSIST_MAX = 60_000;
+/** RFC 8985 7.2: WCDelAckT, the worst-case delayed ACK of the peer, added to the PTO of a lone segment. */
+const TLP_DELACK_ALLOWANCE = 200;
+const TLP_MIN_PTO = 10;
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -199,6 +202,14 @@ export class TcpConnection implements HeapItem {
   private highRxt = seq(0);
   /** D-SACK blocks this connection received. */
   dsackCount = 0;
+  /** The deadline in rtxAt when it is a tail loss probe (RFC 8985), else Infinity. */
+  private tlpAt = Infinity;
+  /** A probe retransmitted data: a sequence number inside it (-1: none pending), and the D-SACK count then. */
+  private tlpRtxEnd = -1;
+  private tlpDsacks = 0;
+  /** Tail loss probes sent, and recoveries started by the probe timer on SACK information. */
+  tlpCount = 0;
+  rackRecoveries = 0;
   /** End of the last window-edge partial segment (Minshall: one outstanding at a time). */
   private smallSegEnd = seq(0);
   /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
@@ -835,10 +846,16 @@ export class TcpConnection implements HeapItem {
       this.cc.onAck(acked, flightBefore, now, sample);
     }
 
-    // Retransmission timer (RFC 6298 5.2, 5.3).
+    // Retransmission timer (RFC 6298 5.2, 5.3), or the tail loss probe before it.
     if (this.sndUna === this.sndMax) this.rtxAt = Infinity;
     else this.rtxAt = now + this.rtt.rto;
     this.persist = false;
+    if (this.tlpRtxEnd >= 0 && seqGe(ack, this.tlpRtxEnd as SeqNum)) {
+      // RFC 8985 7.4: the probe's retransmission repaired a loss unless the peer D-SACKed it.
+      if (this.dsackCount === this.tlpDsacks && !this.inRecovery) this.cc.onCongestionEvent(flightBefore, now);
+      this.tlpRtxEnd = -1;
+    }
+    if (this.rtxAt !== Infinity) this.armProbe(now);
 
     const finAcked = this.finQueued && seqGt(ack, this.finSeq);
     if (finAcked) {
@@ -1373,8 +1390,11 @@ export class TcpConnection implements HeapItem {
       }
     }
     if (this.rtxAt <= now) {
+      const probe = this.rtxAt === this.tlpAt;
       this.rtxAt = Infinity;
+      this.tlpAt = Infinity;
       if (this.persist) this.onPersist(now);
+      else if (probe) this.onProbeTimeout(now);
       else this.onRetransmitTimeout(now);
       if (this.isClosed()) return;
     }
@@ -1424,6 +1444,53 @@ export class TcpConnection implements HeapItem {
     this.sndNxt = this.sndUna;
     this.output(now);
     if (this.rtxAt === Infinity) this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * Tail loss probe (RFC 8985 7.2): with SACK, outside recovery, fire after PTO = 2 SRTT (plus a
+   * delayed-ACK allowance for a lone segment) instead of the RTO, if sooner. With SACKed data
+   * already above SND.UNA (too few duplicate ACKs came: ACKs lost, or a short flight), fire after
+   * SRTT + SRTT/4 instead (RACK's reordering window, RFC 8985 6.2) and start recovery then.
+   * Armed on ACKs of new data only, so one probe per tail.
+   */
+  private armProbe(now: number): void {
+    if (!this.sackOk || this.inRecovery || this.rtt.samples === 0 || this.persist) return;
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    let pto = 2 * this.rtt.srtt;
+    if (this.sacked.length > 0) pto = this.rtt.srtt * 1.25;
+    else if (flight <= this.effMss) pto += TLP_DELACK_ALLOWANCE;
+    pto = Math.max(pto, TLP_MIN_PTO);
+    if (now + pto < this.rtxAt) this.rtxAt = this.tlpAt = now + pto;
+  }
+
+  /**
+   * The probe (RFC 8985 7.3): one new segment if the peer's window takes it, else the last segment
+   * again, so that its ACK (with SACK blocks) starts fast recovery instead of waiting for the RTO.
+   * No backoff, no window reduction here; the RTO is armed behind it.
+   */
+  private onProbeTimeout(now: number): void {
+    if (this.sndUna === this.sndMax || !this.isSynchronized()) return;
+    if (this.sacked.length > 0 && !this.inRecovery && seqGe(this.sndUna, this.recoverPoint)) {
+      // A hole below SACKed data an RTT after its ACK was due: lost (RACK-style), recover now.
+      this.rackRecoveries++;
+      this.enterRecovery(now);
+      return;
+    }
+    this.tlpCount++;
+    const maxBefore = this.sndMax;
+    const inflation = this.inflation;
+    this.inflation += this.effMss; // cwnd may be full: the probe goes out regardless
+    this.output(now);
+    this.inflation = inflation;
+    if (this.sndMax === maxBefore) {
+      const end = this.finQueued && seqGt(this.sndMax, this.finSeq) ? this.finSeq : this.sndMax;
+      const at = seqMax(this.sndUna, seqAdd(end, -this.effMss));
+      if (this.retransmitAt(at, now) > 0) {
+        this.tlpRtxEnd = seqAdd(at, 1);
+        this.tlpDsacks = this.dsackCount;
+      }
+    }
+    this.rtxAt = now + this.rtt.rto;
   }
 
   /** Zero-window probe / SWS override (RFC 9293 3.8.6.1): one byte (or what fits) beyond the window. */
