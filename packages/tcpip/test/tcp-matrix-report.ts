@@ -101,7 +101,9 @@ export function report(m: Matrix): string {
   out.push('  segments (4 KiB windows, and cwnd right after a timeout); the tail loss probe (RFC 8985) resends the last segment');
   out.push('  after 2 SRTT; with SACKed data above a hole but too few duplicate ACKs (ACKs are lost too), recovery starts after');
   out.push('  1.25 SRTT instead of the RTO; and a timestamp RTT sample that spans a timeout is skipped (it pushed the RTO to');
-  out.push('  120 s at 20 % loss and stalled the transfer). The single-seed cells above move both ways with such changes; the');
+  out.push('  120 s at 20 % loss and stalled the transfer); after a timeout `none` keeps the SACK scoreboard and resends only');
+  out.push('  the holes (NewReno and CUBIC, at one segment of cwnd, go back to SND.UNA: pacing the holes through slow start');
+  out.push('  took more timeouts). The single-seed cells above move both ways with such changes; the');
   out.push('  changes were kept on geometric means over six seeds (see the commit messages).');
   out.push('- CUBIC and NewReno differ only after a loss: the loss-free rows are identical; at 32 KiB / 100 ms CUBIC stays in');
   out.push('  its Reno-friendly region, so the two are close; at 10 % loss neither wins consistently.');

@@ -191,3 +191,22 @@ test('SACKed data above a hole but too few duplicate ACKs (ACKs lost): recovery 
   t.is(s.tcp.stats.fastRetransmits, 1);
   t.is(s.tcp.stats.timeouts, 0);
 });
+
+test("'none' after a timeout resends only what the peer has not SACKed (RFC 6675 5.1: the scoreboard is kept)", (t) => {
+  const s = new TcpScript({ ...plain, congestionControl: 'none' });
+  const c = s.acceptOne({ win: 8 * M, sack: true });
+  c.write(Buffer.alloc(8 * M, 7));
+  t.is(s.out.length, 8);
+  s.clear();
+  // Only one ACK comes back, SACKing segments 2-3 (one duplicate ACK: no fast retransmit).
+  s.inject({ flags: '.', seq: 1, ack: 1, win: 8 * M, sack: [[1 + 2 * M, 1 + 4 * M]] });
+  t.is(s.out.length, 0);
+  s.advance(c.rtt.rto);
+  t.is(s.tcp.stats.timeouts, 1);
+  const resent = s.out.filter((x) => x.len > 0).map((x) => (x.seq - 1) / M);
+  t.deepEqual(resent, [0, 1, 4, 5, 6, 7], 'the holes below and above the SACKed block, not segments 2 and 3');
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1 + 8 * M, win: 8 * M });
+  t.is(c.flightSize, 0);
+  t.false(c.inRecovery);
+});

@@ -198,6 +198,8 @@ export class TcpConnection implements HeapItem {
    * blocks, sorted and merged. Cleared on a retransmission timeout (the peer may renege).
    */
   private sacked: number[] = [];
+  /** Recovery after a timeout with the scoreboard kept: every hole counts as lost. */
+  private rtoRecovery = false;
   /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
   private highRxt = seq(0);
   /** D-SACK blocks this connection received. */
@@ -828,12 +830,15 @@ export class TcpConnection implements HeapItem {
     if (this.inRecovery) {
       if (seqGe(ack, this.recoverPoint)) {
         this.inRecovery = false;
+        this.rtoRecovery = false;
         this.inflation = 0;
         this.dupAcks = 0;
         this.cc.onRecoveryExit(seqDiff(this.sndMax, this.sndUna), now);
       } else {
+        // After a timeout the window grows again (slow start) while the holes are resent.
+        if (this.rtoRecovery) this.cc.onAck(acked, flightBefore, now, sample);
         // Partial ACK: the next hole is lost too.
-        if (this.sacked.length > 0) {
+        if (this.sacked.length > 0 || this.rtoRecovery) {
           this.sackRecovery(now);
         } else {
           this.retransmitAt(this.sndUna, now);
@@ -1192,8 +1197,8 @@ export class TcpConnection implements HeapItem {
    * worth of SACKed data above it; the first hole (at SND.UNA) once anything above it is SACKed.
    */
   private holeLost(at: SeqNum): boolean {
-    if (this.sacked.length === 0) return false;
-    return at === this.sndUna || this.sackedAbove(at) >= 3 * this.effMss;
+    if (this.sacked.length === 0) return this.rtoRecovery;
+    return this.rtoRecovery || at === this.sndUna || this.sackedAbove(at) >= 3 * this.effMss;
   }
 
   /** RFC 6675 SetPipe: outstanding bytes not SACKed and not lost, plus those retransmitted. */
@@ -1205,7 +1210,7 @@ export class TcpConnection implements HeapItem {
       const holeEnd = i < r.length ? r[i] as SeqNum : this.sndMax;
       if (seqLt(holeStart, holeEnd)) {
         const len = seqDiff(holeEnd, holeStart);
-        const lost = i < r.length && this.holeLost(holeStart);
+        const lost = (i < r.length || this.rtoRecovery) && this.holeLost(holeStart);
         if (!lost) pipe += len;
         if (seqGt(this.highRxt, holeStart)) pipe += Math.min(len, seqDiff(this.highRxt, holeStart));
       }
@@ -1233,6 +1238,11 @@ export class TcpConnection implements HeapItem {
         const from = seqMax(holeStart, this.highRxt);
         if (seqLt(from, holeEnd) && this.holeLost(holeStart)) { at = from; break; }
         holeStart = r[i + 1] as SeqNum;
+      }
+      if (at === null && this.rtoRecovery) {
+        // After a timeout everything not SACKed is lost, above the highest SACKed byte too.
+        const from = seqMax(holeStart, this.highRxt);
+        if (seqLt(from, this.sndMax)) { at = from; holeEnd = this.sndMax; }
       }
       if (at === null) break;
       const n = this.retransmitAt(at, now, seqDiff(holeEnd, at));
@@ -1436,13 +1446,25 @@ export class TcpConnection implements HeapItem {
     this.rtoTsVal = this.tsNow(now);
     // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
     this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
-    this.inRecovery = false;
     this.inflation = 0;
     this.dupAcks = 0;
-    this.sacked.length = 0;
     this.recoverPoint = this.sndMax;
-    this.sndNxt = this.sndUna;
-    this.output(now);
+    if (this.sackOk && this.sacked.length > 0 && this.retries === 1 && this.cc.cwnd >= seqDiff(this.sndMax, this.sndUna)) {
+      // RFC 6675 5.1: keep using the scoreboard, so what the peer holds is not sent again, when
+      // cwnd still covers the flight (only without congestion control: measured, pacing the holes
+      // through slow start took more timeouts with NewReno and CUBIC than going back to SND.UNA).
+      // A second timeout drops the scoreboard (the peer may have reneged).
+      this.inRecovery = true;
+      this.rtoRecovery = true;
+      this.highRxt = this.sndUna;
+      this.sackRecovery(now);
+    } else {
+      this.inRecovery = false;
+      this.rtoRecovery = false;
+      this.sacked.length = 0;
+      this.sndNxt = this.sndUna;
+      this.output(now);
+    }
     if (this.rtxAt === Infinity) this.rtxAt = now + this.rtt.rto;
   }
 
