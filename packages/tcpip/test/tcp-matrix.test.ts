@@ -27,6 +27,11 @@ test('matrix: throughput and retransmissions per buffer x loss x RTT x congestio
   for (const c of matrix.pairs) if (c.lossPct === 0) t.is(c.retransmits, 0, `${c.cc} ${c.bufferKiB} KiB ${c.rttMs} ms`);
   // ... and every cell moved data.
   for (const c of matrix.pairs) t.true(c.delivered > 0, `${c.cc} ${c.bufferKiB} KiB ${c.lossPct} % ${c.rttMs} ms`);
+  // The smoltcp-method cells: loss-free ones without retransmissions, every one moved data.
+  for (const c of matrix.smoltcp) {
+    if (c.lossPct === 0) t.is(c.retransmits, 0, `smoltcp method ${c.cc}`);
+    t.true(c.delivered > 0, `smoltcp method ${c.cc} ${c.lossPct} %`);
+  }
 });
 
 test('docs/TCP-MATRIX.md is the report of the stored snapshot', (t) => {

@@ -22,6 +22,16 @@ export const MATRIX_FLOWS = [1, 8, 64];
 /** Bytes each pair cell tries to move, and the virtual time it may take. */
 export const PAIR_BYTES = 1 << 20;
 export const PAIR_LIMIT_MS = 20_000;
+/**
+ * The "smoltcp method" (its tests/netsim.rs): 32 KiB buffers, 100 ms RTT, 10 MiB moved, run to
+ * completion; the losses it reports. The limit only guards against a hang.
+ */
+export const SMOLTCP_BYTES = 10 * 1024 * 1024;
+export const SMOLTCP_BUFFER = 32 * KIB;
+export const SMOLTCP_RTT = 100;
+export const SMOLTCP_LOSSES = [0, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3];
+export const SMOLTCP_CCS: CongestionControlName[] = ['newreno', 'cubic', 'none'];
+export const SMOLTCP_LIMIT_MS = 20_000_000;
 /** How long the flows of a bottleneck cell send (virtual ms); throughput counts what arrives by then. */
 export const BOTTLENECK_MS = 5_000;
 
@@ -108,7 +118,8 @@ function stack(clock: VirtualClock, seed: number, name: string, tcp: object): St
 }
 
 /** One flow between two Stacks over a SimLink with `loss` each way and `rtt` round trip. */
-export function runPair(cc: CongestionControlName, bufferSize: number, loss: number, rtt: number, seed: number): PairCell {
+export function runPair(cc: CongestionControlName, bufferSize: number, loss: number, rtt: number, seed: number,
+  bytes = PAIR_BYTES, limitMs = PAIR_LIMIT_MS): PairCell {
   const clock = new VirtualClock();
   const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize };
   const a = stack(clock, seed, 'a', tcp);
@@ -127,14 +138,14 @@ export function runPair(cc: CongestionControlName, bufferSize: number, loss: num
   const sinks: Sink[] = [];
   sinkServer(clock, b.tcp, 5001, sinks);
   const conn = a.tcp.open({ host: ipv4(192, 0, 2, 2), port: 5001 }, {});
-  const write = pump(conn, PAIR_BYTES);
+  const write = pump(conn, bytes);
   conn.events = { onConnect: write, onWritable: write };
   write();
-  while (clock.now() < PAIR_LIMIT_MS && !(sinks[0] && sinks[0].bytes >= PAIR_BYTES)) {
+  while (clock.now() < limitMs && !(sinks[0] && sinks[0].bytes >= bytes)) {
     if (!clock.step()) break;
   }
   const delivered = sinks[0]?.bytes ?? 0;
-  const elapsedMs = delivered >= PAIR_BYTES ? sinks[0].lastAt : PAIR_LIMIT_MS;
+  const elapsedMs = delivered >= bytes ? sinks[0].lastAt : limitMs;
   const cell: PairCell = {
     cc, bufferKiB: bufferSize / KIB, lossPct: loss * 100, rttMs: rtt, delivered, elapsedMs,
     throughput: Math.floor((delivered * 1000) / Math.max(elapsedMs, 1)),
@@ -211,6 +222,10 @@ export interface Matrix {
   bottleneckMs: number;
   pairs: PairCell[];
   bottleneck: BottleneckCell[];
+  smoltcpBytes: number;
+  smoltcpLimitMs: number;
+  /** The smoltcp-method cells (32 KiB, 100 ms, 10 MiB, to completion). */
+  smoltcp: PairCell[];
 }
 
 /** The whole matrix, in a fixed order with fixed seeds. */
@@ -229,5 +244,13 @@ export function runMatrix(): Matrix {
   for (const cc of MATRIX_CCS) {
     for (const flows of MATRIX_FLOWS) bottleneck.push(runBottleneck(cc, flows, 256 * KIB, 10, 200, 64 * KIB, 7));
   }
-  return { pairBytes: PAIR_BYTES, pairLimitMs: PAIR_LIMIT_MS, bottleneckMs: BOTTLENECK_MS, pairs, bottleneck };
+  const smoltcp: PairCell[] = [];
+  for (const cc of SMOLTCP_CCS) {
+    let seed = 500;
+    for (const loss of SMOLTCP_LOSSES) {
+      smoltcp.push(runPair(cc, SMOLTCP_BUFFER, loss, SMOLTCP_RTT, seed++, SMOLTCP_BYTES, SMOLTCP_LIMIT_MS));
+    }
+  }
+  return { pairBytes: PAIR_BYTES, pairLimitMs: PAIR_LIMIT_MS, bottleneckMs: BOTTLENECK_MS, pairs, bottleneck,
+    smoltcpBytes: SMOLTCP_BYTES, smoltcpLimitMs: SMOLTCP_LIMIT_MS, smoltcp };
 }

@@ -44,7 +44,10 @@ export interface TcpConfig {
   ephemeralPortMax: number;
   /** Initial congestion window in segments (RFC 6928). */
   initialWindow: number;
-  /** 'newreno' (RFC 5681/6582, the default), 'cubic' (RFC 9438), or a factory; resolved to a factory. */
+  /**
+   * 'newreno' (RFC 5681/6582, the default), 'cubic' (RFC 9438), 'none' (no congestion window: for
+   * experiments only, never on shared networks), or a factory; resolved to a factory.
+   */
   congestionControl: CongestionControlName | CongestionControlFactory;
   /** MSS assumed when the peer sends no MSS option (RFC 9293: 536). */
   defaultMss: number;

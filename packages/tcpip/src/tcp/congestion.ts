@@ -218,7 +218,27 @@ export class Cubic implements CongestionControl {
   }
 }
 
-export type CongestionControlName = 'newreno' | 'cubic';
+/**
+ * No congestion control: cwnd never limits, so only the peer's window and our send buffer do.
+ * Loss detection and retransmission (fast retransmit, SACK recovery, RTO) work as with the
+ * others; only the window reductions are gone. For experiments only (isolating flow control,
+ * comparing with stacks that have none, like smoltcp's default build), never on a shared
+ * network: a sender without congestion control does not back off when a queue overflows.
+ */
+export class NoCongestionControl implements CongestionControl {
+  readonly name = 'none';
+  /** Large enough never to bind (2^31-1 bytes, more than any send buffer), small enough for int arithmetic. */
+  readonly cwnd = 0x7fffffff;
+  readonly ssthresh = 0x7fffffff;
+  init(_mss: number, _now: number): void {}
+  setMss(_mss: number): void {}
+  onAck(_ackedBytes: number, _flightBefore: number, _now: number, _rtt: number): void {}
+  onCongestionEvent(_flight: number, _now: number): void {}
+  onRecoveryExit(_flight: number, _now: number): void {}
+  onRetransmitTimeout(_flight: number, _now: number): void {}
+}
+
+export type CongestionControlName = 'newreno' | 'cubic' | 'none';
 
 /** The factory for a configured algorithm (a name or a factory of one's own). */
 export function congestionControlFactory(choice: CongestionControlName | CongestionControlFactory,
@@ -226,5 +246,6 @@ export function congestionControlFactory(choice: CongestionControlName | Congest
   if (typeof choice === 'function') return choice;
   if (choice === 'newreno') return () => new NewReno(initialWindow);
   if (choice === 'cubic') return () => new Cubic(initialWindow);
-  throw new TypeError(`TcpConfig.congestionControl must be 'newreno', 'cubic' or a factory, got ${String(choice)}`);
+  if (choice === 'none') return () => new NoCongestionControl();
+  throw new TypeError(`TcpConfig.congestionControl must be 'newreno', 'cubic', 'none' or a factory, got ${String(choice)}`);
 }

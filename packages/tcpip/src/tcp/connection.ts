@@ -86,6 +86,9 @@ export interface TcpConnectionEvents {
 const MAX_OOO_RANGES = 64;
 const PERSIST_MIN = 200;
 const PERSIST_MAX = 60_000;
+/** RFC 8985 7.2: WCDelAckT, the worst-case delayed ACK of the peer, added to the PTO of a lone segment. */
+const TLP_DELACK_ALLOWANCE = 200;
+const TLP_MIN_PTO = 10;
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -197,10 +200,24 @@ export class TcpConnection implements HeapItem {
    * blocks, sorted and merged. Cleared on a retransmission timeout (the peer may renege).
    */
   private sacked: number[] = [];
+  /** Recovery after a timeout with the scoreboard kept: every hole counts as lost. */
+  private rtoRecovery = false;
   /** RFC 6675 HighRxt: the end of the highest retransmission of the current recovery. */
   private highRxt = seq(0);
   /** D-SACK blocks this connection received. */
   dsackCount = 0;
+  /** The deadline in rtxAt when it is a tail loss probe (RFC 8985), else Infinity. */
+  private tlpAt = Infinity;
+  /** A probe retransmitted data: a sequence number inside it (-1: none pending), and the D-SACK count then. */
+  private tlpRtxEnd = -1;
+  private tlpDsacks = 0;
+  /** Tail loss probes sent, and recoveries started by the probe timer on SACK information. */
+  tlpCount = 0;
+  rackRecoveries = 0;
+  /** End of the last window-edge partial segment (Minshall: one outstanding at a time). */
+  private smallSegEnd = seq(0);
+  /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
+  private rtoTsVal = -1;
 
   private unackedBytes = 0;
   private ackNow = false;
@@ -800,7 +817,10 @@ export class TcpConnection implements HeapItem {
     // RTT: timestamps when available (RFC 7323 4.1), otherwise one timed segment (Karn's rule).
     let sample = -1;
     if (this.tsEnabled && seg.hasTimestamp && seg.tsEcr !== 0) {
-      sample = this.tsDiff(seg.tsEcr);
+      // An echo from before our last timeout spans that timeout: the original's ACK was lost
+      // and the duplicate's ACK echoes the original (RFC 7323 4.3). Such samples are RTO-sized,
+      // and feeding them back inflates the RTO without bound at high loss; skip them (Karn).
+      if (this.rtoTsVal < 0 || ((seg.tsEcr - this.rtoTsVal) | 0) >= 0) sample = this.tsDiff(seg.tsEcr);
       this.rttTiming = false;
     } else if (this.rttTiming && seqGe(ack, this.rttSeq)) {
       sample = now - this.rttTime;
@@ -812,12 +832,15 @@ export class TcpConnection implements HeapItem {
     if (this.inRecovery) {
       if (seqGe(ack, this.recoverPoint)) {
         this.inRecovery = false;
+        this.rtoRecovery = false;
         this.inflation = 0;
         this.dupAcks = 0;
         this.cc.onRecoveryExit(seqDiff(this.sndMax, this.sndUna), now);
       } else {
+        // After a timeout the window grows again (slow start) while the holes are resent.
+        if (this.rtoRecovery) this.cc.onAck(acked, flightBefore, now, sample);
         // Partial ACK: the next hole is lost too.
-        if (this.sacked.length > 0) {
+        if (this.sacked.length > 0 || this.rtoRecovery) {
           this.sackRecovery(now);
         } else {
           this.retransmitAt(this.sndUna, now);
@@ -835,10 +858,16 @@ export class TcpConnection implements HeapItem {
       }
     }
 
-    // Retransmission timer (RFC 6298 5.2, 5.3).
+    // Retransmission timer (RFC 6298 5.2, 5.3), or the tail loss probe before it.
     if (this.sndUna === this.sndMax) this.rtxAt = Infinity;
     else this.rtxAt = now + this.rtt.rto;
     this.persist = false;
+    if (this.tlpRtxEnd >= 0 && seqGe(ack, this.tlpRtxEnd as SeqNum)) {
+      // RFC 8985 7.4: the probe's retransmission repaired a loss unless the peer D-SACKed it.
+      if (this.dsackCount === this.tlpDsacks && !this.inRecovery) this.cc.onCongestionEvent(flightBefore, now);
+      this.tlpRtxEnd = -1;
+    }
+    if (this.rtxAt !== Infinity) this.armProbe(now);
 
     const finAcked = this.finQueued && seqGt(ack, this.finSeq);
     if (finAcked) {
@@ -868,24 +897,46 @@ export class TcpConnection implements HeapItem {
       else this.inflation += this.effMss;
       return;
     }
-    if (this.dupAcks < 3) {
+    // Entering recovery on SACKed bytes alone (RFC 6675 IsLost(SND.UNA)) was tried: it took
+    // more timeouts with NewReno at 10 % loss in the matrix, so the count of duplicate ACKs decides.
+    if (this.dupAcks < this.dupThresh()) {
       // Limited transmit (RFC 3042): each of the first two duplicate ACKs may clock out one new segment.
-      this.inflation = this.dupAcks * this.effMss;
+      if (this.dupAcks < 3) this.inflation = this.dupAcks * this.effMss;
       return;
     }
-    if (this.dupAcks === 3 && seqGe(this.sndUna, this.recoverPoint)) {
-      // Fast retransmit (RFC 5681 3.2, RFC 6582 3.2 step 2).
-      this.io.counters.fastRetransmits++;
-      this.cc.onCongestionEvent(seqDiff(this.sndMax, this.sndUna), now);
-      this.inRecovery = true;
-      this.recoverPoint = this.sndMax;
-      this.inflation = 3 * this.effMss;
-      this.highRxt = this.sndUna;
-      this.retransmitAt(this.sndUna, now);
-      this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
-      if (this.sacked.length > 0) this.sackRecovery(now);
-      this.rtxAt = now + this.rtt.rto;
+    if (seqGe(this.sndUna, this.recoverPoint)) this.enterRecovery(now);
+  }
+
+  /**
+   * DupThresh: 3, lowered by early retransmit (RFC 5827) to one less than the segments
+   * outstanding when fewer than four are and no new segment can go out (small windows, or cwnd
+   * just after a timeout): three duplicate ACKs never come from a flight of two or three.
+   */
+  private dupThresh(): number {
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    if (flight >= 4 * this.effMss) return 3;
+    const pending = this.sendBuffer.length - seqDiff(this.sndMax, this.bufSeq);
+    if (pending > 0) {
+      // Could output() send a new segment (the same size rules: full, all of it, or half the max window)?
+      const room = Math.min(seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndMax), this.cc.cwnd - flight);
+      if (room >= this.effMss || (room >= pending && (this.noDelay || flight === 0)) ||
+          (room < pending && room > 0 && room >= (this.maxSndWnd >>> 1))) return 3;
     }
+    return Math.max(1, Math.ceil(flight / this.effMss) - 1);
+  }
+
+  /** Fast retransmit (RFC 5681 3.2, RFC 6582 3.2 step 2) and the start of loss recovery. */
+  private enterRecovery(now: number): void {
+    this.io.counters.fastRetransmits++;
+    this.cc.onCongestionEvent(seqDiff(this.sndMax, this.sndUna), now);
+    this.inRecovery = true;
+    this.recoverPoint = this.sndMax;
+    this.inflation = 3 * this.effMss;
+    this.highRxt = this.sndUna;
+    this.retransmitAt(this.sndUna, now);
+    this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
+    if (this.sacked.length > 0) this.sackRecovery(now);
+    this.rtxAt = now + this.rtt.rto;
   }
 
   private acceptData(segSeq: SeqNum, buf: Uint8Array, off: number, len: number, now: number): void {
@@ -1028,8 +1079,10 @@ export class TcpConnection implements HeapItem {
         if (len > this.effMss && len < pending) len -= len % this.effMss;
         if (len < pending) {
           // More data waits: send a partial segment only if it is big (SWS avoidance, RFC 9293 3.8.6.2.1).
-          if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0)) break;
-        } else if (len > 0 && len < this.effMss && !this.noDelay && flight > 0 && !this.finQueued) {
+          if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0) &&
+              !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) break;
+        } else if (len > 0 && len < this.effMss && !this.noDelay && flight > 0 && !this.finQueued &&
+            !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) {
           break; // Nagle: a small segment waits while data is outstanding
         }
         const fin = finToSend && len === pending;
@@ -1073,6 +1126,21 @@ export class TcpConnection implements HeapItem {
     const mss = this.effMss;
     if (this.tsoMaxBytes <= 0 || !this.txChecksumOffload) return mss;
     return Math.max(mss, Math.floor((this.tsoMaxBytes - 80) / mss) * mss);
+  }
+
+  /**
+   * A partial segment that fills the peer's window to its edge, or the rest of a full send buffer
+   * (the application cannot top it up), at most one outstanding (Minshall's rule, as Linux's
+   * Nagle test). Without it a window or buffer that is not a multiple of the MSS is never filled:
+   * 32 KiB carries 22 segments of 1448 bytes (31,856 bytes, 3 % short), 4 KiB two (29 % short).
+   */
+  private windowEdgeSegmentAllowed(len: number, wndRoom: number, cwndRoom: number): boolean {
+    // Not when cwnd is the limit (ACKs will open it), nor for slivers whose headers would weigh more than a quarter.
+    if (len < (this.effMss >>> 2) || cwndRoom <= len) return false;
+    if (len !== wndRoom && this.sendBuffer.free >= this.effMss) return false;
+    if (seqGt(this.smallSegEnd, this.sndUna) && seqLe(this.smallSegEnd, this.sndMax)) return false;
+    this.smallSegEnd = seqAdd(this.sndNxt, len);
+    return true;
   }
 
   private persistTimeout(): number {
@@ -1145,8 +1213,8 @@ export class TcpConnection implements HeapItem {
    * worth of SACKed data above it; the first hole (at SND.UNA) once anything above it is SACKed.
    */
   private holeLost(at: SeqNum): boolean {
-    if (this.sacked.length === 0) return false;
-    return at === this.sndUna || this.sackedAbove(at) >= 3 * this.effMss;
+    if (this.sacked.length === 0) return this.rtoRecovery;
+    return this.rtoRecovery || at === this.sndUna || this.sackedAbove(at) >= 3 * this.effMss;
   }
 
   /** RFC 6675 SetPipe: outstanding bytes not SACKed and not lost, plus those retransmitted. */
@@ -1158,7 +1226,7 @@ export class TcpConnection implements HeapItem {
       const holeEnd = i < r.length ? r[i] as SeqNum : this.sndMax;
       if (seqLt(holeStart, holeEnd)) {
         const len = seqDiff(holeEnd, holeStart);
-        const lost = i < r.length && this.holeLost(holeStart);
+        const lost = (i < r.length || this.rtoRecovery) && this.holeLost(holeStart);
         if (!lost) pipe += len;
         if (seqGt(this.highRxt, holeStart)) pipe += Math.min(len, seqDiff(this.highRxt, holeStart));
       }
@@ -1186,6 +1254,11 @@ export class TcpConnection implements HeapItem {
         const from = seqMax(holeStart, this.highRxt);
         if (seqLt(from, holeEnd) && this.holeLost(holeStart)) { at = from; break; }
         holeStart = r[i + 1] as SeqNum;
+      }
+      if (at === null && this.rtoRecovery) {
+        // After a timeout everything not SACKed is lost, above the highest SACKed byte too.
+        const from = seqMax(holeStart, this.highRxt);
+        if (seqLt(from, this.sndMax)) { at = from; holeEnd = this.sndMax; }
       }
       if (at === null) break;
       const n = this.retransmitAt(at, now, seqDiff(holeEnd, at));
@@ -1343,8 +1416,11 @@ export class TcpConnection implements HeapItem {
       }
     }
     if (this.rtxAt <= now) {
+      const probe = this.rtxAt === this.tlpAt;
       this.rtxAt = Infinity;
+      this.tlpAt = Infinity;
       if (this.persist) this.onPersist(now);
+      else if (probe) this.onProbeTimeout(now);
       else this.onRetransmitTimeout(now);
       if (this.isClosed()) return;
     }
@@ -1383,16 +1459,76 @@ export class TcpConnection implements HeapItem {
       this.rtxAt = now + this.rtt.rto;
       return;
     }
+    this.rtoTsVal = this.tsNow(now);
     // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
     this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
-    this.inRecovery = false;
     this.inflation = 0;
     this.dupAcks = 0;
-    this.sacked.length = 0;
     this.recoverPoint = this.sndMax;
-    this.sndNxt = this.sndUna;
-    this.output(now);
+    if (this.sackOk && this.sacked.length > 0 && this.retries === 1 && this.cc.cwnd >= seqDiff(this.sndMax, this.sndUna)) {
+      // RFC 6675 5.1: keep using the scoreboard, so what the peer holds is not sent again, when
+      // cwnd still covers the flight (only without congestion control: measured, pacing the holes
+      // through slow start took more timeouts with NewReno and CUBIC than going back to SND.UNA).
+      // A second timeout drops the scoreboard (the peer may have reneged).
+      this.inRecovery = true;
+      this.rtoRecovery = true;
+      this.highRxt = this.sndUna;
+      this.sackRecovery(now);
+    } else {
+      this.inRecovery = false;
+      this.rtoRecovery = false;
+      this.sacked.length = 0;
+      this.sndNxt = this.sndUna;
+      this.output(now);
+    }
     if (this.rtxAt === Infinity) this.rtxAt = now + this.rtt.rto;
+  }
+
+  /**
+   * Tail loss probe (RFC 8985 7.2): with SACK, outside recovery, fire after PTO = 2 SRTT (plus a
+   * delayed-ACK allowance for a lone segment) instead of the RTO, if sooner. With SACKed data
+   * already above SND.UNA (too few duplicate ACKs came: ACKs lost, or a short flight), fire after
+   * SRTT + SRTT/4 instead (RACK's reordering window, RFC 8985 6.2) and start recovery then.
+   * Armed on ACKs of new data only, so one probe per tail.
+   */
+  private armProbe(now: number): void {
+    if (!this.sackOk || this.inRecovery || this.rtt.samples === 0 || this.persist) return;
+    const flight = seqDiff(this.sndMax, this.sndUna);
+    let pto = 2 * this.rtt.srtt;
+    if (this.sacked.length > 0) pto = this.rtt.srtt * 1.25;
+    else if (flight <= this.effMss) pto += TLP_DELACK_ALLOWANCE;
+    pto = Math.max(pto, TLP_MIN_PTO);
+    if (now + pto < this.rtxAt) this.rtxAt = this.tlpAt = now + pto;
+  }
+
+  /**
+   * The probe (RFC 8985 7.3): one new segment if the peer's window takes it, else the last segment
+   * again, so that its ACK (with SACK blocks) starts fast recovery instead of waiting for the RTO.
+   * No backoff, no window reduction here; the RTO is armed behind it.
+   */
+  private onProbeTimeout(now: number): void {
+    if (this.sndUna === this.sndMax || !this.isSynchronized()) return;
+    if (this.sacked.length > 0 && !this.inRecovery && seqGe(this.sndUna, this.recoverPoint)) {
+      // A hole below SACKed data an RTT after its ACK was due: lost (RACK-style), recover now.
+      this.rackRecoveries++;
+      this.enterRecovery(now);
+      return;
+    }
+    this.tlpCount++;
+    const maxBefore = this.sndMax;
+    const inflation = this.inflation;
+    this.inflation += this.effMss; // cwnd may be full: the probe goes out regardless
+    this.output(now);
+    this.inflation = inflation;
+    if (this.sndMax === maxBefore) {
+      const end = this.finQueued && seqGt(this.sndMax, this.finSeq) ? this.finSeq : this.sndMax;
+      const at = seqMax(this.sndUna, seqAdd(end, -this.effMss));
+      if (this.retransmitAt(at, now) > 0) {
+        this.tlpRtxEnd = seqAdd(at, 1);
+        this.tlpDsacks = this.dsackCount;
+      }
+    }
+    this.rtxAt = now + this.rtt.rto;
   }
 
   /** Zero-window probe / SWS override (RFC 9293 3.8.6.1): one byte (or what fits) beyond the window. */

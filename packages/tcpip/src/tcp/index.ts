@@ -1,7 +1,7 @@
 export * from './seq';
 export { ByteRing } from './byte-ring';
 export { RttEstimator } from './rtt';
-export { NewReno, Cubic, congestionControlFactory } from './congestion';
+export { NewReno, Cubic, NoCongestionControl, congestionControlFactory } from './congestion';
 export type { CongestionControl, CongestionControlFactory, CongestionControlName } from './congestion';
 export { DEFAULT_TCP_CONFIG, resolveTcpConfig } from './config';
 export type { TcpConfig } from './config';
