@@ -93,8 +93,9 @@ export const TCP_MIN_PMTU = 552;
 export class TcpConnection implements HeapItem {
   deadline = Infinity;
   heapIndex = -1;
-  /** Demux bucket key and linked state, owned by the layer. */
+  /** Demux hash and the next connection with the same hash, owned by the layer. */
   demuxKey = 0;
+  demuxNext: TcpConnection | null = null;
   state: TcpState = 'CLOSED';
   events: TcpConnectionEvents | null = null;
   /** The listener a passive connection came from (until accepted). */

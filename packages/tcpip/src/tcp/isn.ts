@@ -24,6 +24,11 @@ export class IsnGenerator {
     for (let i = 0; i < 4; i++) this.key[i] = (k[4 * i] | (k[4 * i + 1] << 8) | (k[4 * i + 2] << 16) | (k[4 * i + 3] << 24)) >>> 0;
   }
 
+  /** 32 bits of the key, for hashes that must not be predictable either (the demux table). */
+  get salt(): number {
+    return this.key[3];
+  }
+
   next(nowMs: number, localIp: number, localPort: number, remoteIp: number, remotePort: number): SeqNum {
     const b = this.input;
     b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;

@@ -163,10 +163,16 @@ class SegmentWriter implements TcpPayloadWriter {
   }
 }
 
-function demuxKey(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-  const ports = ((remotePort << 16) | localPort) >>> 0;
-  const ips = ((remoteIp ^ (remoteIp >>> 13) ^ Math.imul(localIp, 0x9e3779b1)) >>> 0) & 0x1fffff;
-  return ports * 2097152 + ips;
+/**
+ * The demux hash of a 4-tuple: a small integer (a V8 Smi, so the Map neither allocates nor hashes
+ * a heap number per segment), mixed with a per-layer secret so a peer cannot aim its ports at one
+ * chain. Connections with equal hashes are chained through `demuxNext`.
+ */
+export function demuxKey(salt: number, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+  let h = Math.imul(remoteIp ^ salt, 0x9e3779b1) ^ Math.imul(((remotePort << 16) | localPort) ^ localIp, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 13)) & 0x3fffffff;
 }
 
 export class TcpLayer implements TcpConnectionIo {
@@ -177,7 +183,9 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly clock: Clock;
   private readonly rng: Rng;
   private readonly isn: IsnGenerator;
-  private readonly conns = new Map<number, TcpConnection[]>();
+  /** Demux: hash of the 4-tuple -> the first connection of its chain (`demuxNext`). */
+  private readonly conns = new Map<number, TcpConnection>();
+  private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
   private readonly heap = new TimerHeap<TcpConnection>();
@@ -204,6 +212,7 @@ export class TcpLayer implements TcpConnectionIo {
     this.clock = host.clock;
     this.rng = host.rng;
     this.isn = new IsnGenerator(this.rng);
+    this.demuxSalt = this.isn.salt; // secret, and no draw from the Rng (the simulation's sequence stays as it was)
     const counters: TcpCounters = {
       segmentsIn: 0, segmentsOut: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, challengeAcks: 0, rstIn: 0,
       rstOut: 0, pawsDrops: 0, outOfWindow: 0, zeroWindowProbes: 0, keepAliveProbes: 0, dupAcks: 0, oooSegments: 0,
@@ -310,7 +319,9 @@ export class TcpLayer implements TcpConnectionIo {
   /** Live connections (any state but CLOSED, including TIME-WAIT). */
   connections(): TcpConnection[] {
     const out: TcpConnection[] = [];
-    for (const b of this.conns.values()) out.push(...b);
+    for (let c of this.conns.values()) {
+      for (; c; c = c.demuxNext!) out.push(c);
+    }
     return out;
   }
 
@@ -485,16 +496,10 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   closed(conn: TcpConnection): void {
-    const bucket = this.conns.get(conn.demuxKey);
-    if (bucket) {
-      const i = bucket.indexOf(conn);
-      if (i >= 0) {
-        bucket.splice(i, 1);
-        if (bucket.length === 0) this.conns.delete(conn.demuxKey);
-        this.usePort(conn.localPort, -1);
-        this.connCount--;
-        this.stats.connections = this.connCount;
-      }
+    if (this.unlink(conn)) {
+      this.usePort(conn.localPort, -1);
+      this.connCount--;
+      this.stats.connections = this.connCount;
     }
     this.heap.remove(conn);
     const l = conn.listener as TcpListener | null;
@@ -520,9 +525,14 @@ export class TcpLayer implements TcpConnectionIo {
     const pmtu = this.host.ip.pathMtu(remote);
     conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
     conn.txChecksumOffload = this.offload(route.iface).tx;
-    conn.demuxKey = demuxKey(local, localPort, remote, remotePort);
-    const bucket = this.conns.get(conn.demuxKey);
-    if (bucket) bucket.push(conn); else this.conns.set(conn.demuxKey, [conn]);
+    const key = demuxKey(this.demuxSalt, local, localPort, remote, remotePort);
+    conn.demuxKey = key;
+    let tail = this.conns.get(key);
+    if (!tail) this.conns.set(key, conn);
+    else {
+      while (tail.demuxNext) tail = tail.demuxNext;
+      tail.demuxNext = conn;
+    }
     this.usePort(localPort, 1);
     this.connCount++;
     this.stats.connections = this.connCount;
@@ -542,13 +552,29 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | null {
-    const bucket = this.conns.get(demuxKey(local, localPort, remote, remotePort));
-    if (!bucket) return null;
-    for (let i = 0; i < bucket.length; i++) {
-      const c = bucket[i];
+    let c = this.conns.get(demuxKey(this.demuxSalt, local, localPort, remote, remotePort));
+    for (; c; c = c.demuxNext!) {
       if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) return c;
     }
     return null;
+  }
+
+  /** Takes a connection out of its demux chain; false if it was not in it. */
+  private unlink(conn: TcpConnection): boolean {
+    const head = this.conns.get(conn.demuxKey);
+    if (head === conn) {
+      if (conn.demuxNext) this.conns.set(conn.demuxKey, conn.demuxNext); else this.conns.delete(conn.demuxKey);
+      conn.demuxNext = null;
+      return true;
+    }
+    for (let p = head; p; p = p.demuxNext!) {
+      if (p.demuxNext === conn) {
+        p.demuxNext = conn.demuxNext;
+        conn.demuxNext = null;
+        return true;
+      }
+    }
+    return false;
   }
 
   private findListener(local: Ipv4Address, port: number): TcpListener | null {
