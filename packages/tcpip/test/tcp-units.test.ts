@@ -70,6 +70,25 @@ test('ByteRing: lazily allocated, grows, wraps, keeps reassembly data past lengt
   t.throws(() => new ByteRing(0), { instanceOf: RangeError });
 });
 
+test('ByteRing: storage of a released ring is reused, zeroed, by the next ring', (t) => {
+  const a = new ByteRing(65536);
+  a.append(new Uint8Array(100).fill(0xaa), 0, 100);
+  const storage = (a as unknown as { buf: Uint8Array }).buf;
+  a.release();
+  t.is(a.allocated, 0);
+  const b = new ByteRing(65536);
+  b.append(Uint8Array.of(1), 0, 1);
+  const reused = (b as unknown as { buf: Uint8Array }).buf;
+  t.is(reused, storage, 'the same storage');
+  t.is(reused[0], 1);
+  t.true(reused.subarray(1).every((x) => x === 0), 'nothing of the previous ring shows through');
+  // Growing past the first allocation gives the small one back as well.
+  b.append(new Uint8Array(5000), 0, 5000);
+  const c = new ByteRing(65536);
+  c.append(Uint8Array.of(2), 0, 1);
+  t.is((c as unknown as { buf: Uint8Array }).buf, storage);
+});
+
 test('TimerHeap orders by deadline and supports move/remove', (t) => {
   const h = new TimerHeap<{ deadline: number; heapIndex: number; id: number }>();
   const rng = new Rng(9);
