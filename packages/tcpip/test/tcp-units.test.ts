@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { Rng } from '@pnet/nic';
 import { seq, seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqMin } from '../src/tcp/seq';
 import { ByteRing } from '../src/tcp/byte-ring';
-import { TimerHeap } from '../src/tcp/timer-heap';
+import { DeadlineFifo, FifoItem, TimerHeap } from '../src/tcp/timer-heap';
 import { RttEstimator } from '../src/tcp/rtt';
 import { NewReno } from '../src/tcp/congestion';
 import { IsnGenerator, siphash24 } from '../src/tcp/isn';
@@ -107,6 +107,32 @@ test('TimerHeap orders by deadline and supports move/remove', (t) => {
   }
   t.deepEqual(popped, live);
   t.is(h.peekDeadline(), Infinity);
+});
+
+test('DeadlineFifo keeps increasing deadlines in order, moves an item to the tail, refuses an earlier one', (t) => {
+  const item = (): FifoItem => ({ deadline: Infinity, fifoPrev: null, fifoNext: null, inFifo: false });
+  const q = new DeadlineFifo<FifoItem>();
+  const [a, b, c] = [item(), item(), item()];
+  t.is(q.peekDeadline(), Infinity);
+  t.true(q.push(a, 10));
+  t.true(q.push(b, 20));
+  t.true(q.push(c, 20), 'equal deadlines keep arrival order');
+  t.is(q.head, a);
+  t.true(q.push(a, 30), 'a restart moves the item to the tail');
+  t.is(q.head, b);
+  t.is(q.size, 3);
+  const d = item();
+  t.false(q.push(d, 25), 'earlier than the tail: not in order, left to the heap');
+  t.false(d.inFifo);
+  t.false(q.push(c, 5), 'a moved item that would break the order leaves the list');
+  t.false(c.inFifo);
+  t.is(q.size, 2);
+  const order: number[] = [];
+  while (q.head) { order.push(q.head.deadline); q.remove(q.head); }
+  t.deepEqual(order, [20, 30]);
+  t.is(q.peekDeadline(), Infinity);
+  q.remove(a); // not in the list: nothing happens
+  t.is(q.size, 0);
 });
 
 test('RFC 6298 estimator: first sample, smoothing, clamping, backoff', (t) => {

@@ -10,7 +10,7 @@ import { TcpConnection, TcpConnectionIo, TcpCounters } from './connection';
 import { TcpError, TcpErrorCode } from './errors';
 import { IsnGenerator } from './isn';
 import { SeqNum, seq } from './seq';
-import { TimerHeap } from './timer-heap';
+import { DeadlineFifo, TimerHeap } from './timer-heap';
 import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
 import {
   TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
@@ -189,6 +189,8 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
   private readonly heap = new TimerHeap<TcpConnection>();
+  /** TIME-WAIT connections, in deadline order (all wait the same time). */
+  private readonly timeWait = new DeadlineFifo<TcpConnection>();
   private readonly seg = new TcpSegmentView();
   private readonly writer = new SegmentWriter();
   /** DF on every segment: TCP does path MTU discovery (RFC 1191) instead of relying on fragmentation. */
@@ -419,14 +421,17 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   pollAt(): number {
-    return this.heap.peekDeadline();
+    const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+    return h <= t ? h : t;
   }
 
   poll(now: number): void {
     this.polling = true;
-    let guard = this.heap.size * 4 + 16;
-    while (this.heap.peekDeadline() <= now && guard-- > 0) {
-      const conn = this.heap.peek()!;
+    let guard = (this.heap.size + this.timeWait.size) * 4 + 16;
+    for (;;) {
+      const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+      if ((h <= t ? h : t) > now || guard-- <= 0) break;
+      const conn = t < h ? this.timeWait.head! : this.heap.peek()!;
       try {
         conn.onTimer(now);
       } catch (e) {
@@ -436,9 +441,10 @@ export class TcpLayer implements TcpConnectionIo {
       if (conn.state !== 'CLOSED') {
         let d = conn.nextDeadline();
         if (d <= now) { d = now + 1; this.drop('timer-stuck'); }
-        this.heap.update(conn, d);
+        this.place(conn, d);
       } else {
         this.heap.remove(conn);
+        this.timeWait.remove(conn);
       }
     }
     this.polling = false;
@@ -502,6 +508,7 @@ export class TcpLayer implements TcpConnectionIo {
       this.stats.connections = this.connCount;
     }
     this.heap.remove(conn);
+    this.timeWait.remove(conn);
     const l = conn.listener as TcpListener | null;
     if (l) {
       l.synQueue.delete(conn);
@@ -513,8 +520,19 @@ export class TcpLayer implements TcpConnectionIo {
 
   reschedule(conn: TcpConnection): void {
     if (conn.state === 'CLOSED') return;
-    this.heap.update(conn, conn.nextDeadline());
+    this.place(conn, conn.nextDeadline());
     this.armWakeup();
+  }
+
+  /** Files a connection's next deadline: TIME-WAIT in the FIFO (when in order), the rest in the heap. */
+  private place(conn: TcpConnection, d: number): void {
+    if (d !== Infinity && conn.state === 'TIME-WAIT') {
+      if (conn.heapIndex >= 0) this.heap.remove(conn);
+      if (this.timeWait.push(conn, d)) return;
+    } else if (conn.inFifo) {
+      this.timeWait.remove(conn);
+    }
+    this.heap.update(conn, d);
   }
 
   // ------------------------------------------------------------------ internals
@@ -662,7 +680,7 @@ export class TcpLayer implements TcpConnectionIo {
    */
   private armWakeup(): void {
     if (this.polling) return; // poll() re-plans once at its end
-    const t = this.heap.peekDeadline();
+    const t = this.pollAt();
     if (t >= this.wakeAt) return; // an earlier (or equal) wake-up is already set; a spurious one is harmless
     this.wakeAt = t;
     if (this.hostWake) {
