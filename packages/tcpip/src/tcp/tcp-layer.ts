@@ -197,6 +197,8 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly sendOpts: TcpIpSendOptions = { dst: IPV4_ANY, protocol: TCP_PROTOCOL, dontFragment: true };
   private wakeHandle: TimerHandle = 0;
   private wakeAt = Infinity;
+  /** The clock for connections: one function shared by all, not a closure per connection. */
+  private readonly nowFn = (): number => this.clock.now();
   private readonly wakeFn = (): void => {
     this.wakeHandle = 0;
     this.wakeAt = Infinity;
@@ -539,7 +541,7 @@ export class TcpLayer implements TcpConnectionIo {
 
   private createConnection(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number,
     route: TcpRoute): TcpConnection {
-    const conn = new TcpConnection(this, local, localPort, remote, remotePort, () => this.clock.now());
+    const conn = new TcpConnection(this, local, localPort, remote, remotePort, this.nowFn);
     const pmtu = this.host.ip.pathMtu(remote);
     conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
     conn.txChecksumOffload = this.offload(route.iface).tx;
