@@ -68,3 +68,26 @@ test('demux: two 4-tuples with the same hash each reach their own connection, be
   t.is(await ask(third, 'last'), `${pair[0][0]}:last`);
   t.false('internal-error' in b.tcp.stats.errors);
 });
+
+test('a new connection to a 4-tuple the server holds in TIME-WAIT opens at once: timestamps toward a host keep increasing', async (t) => {
+  const net = new FakeNet(1, { delay: 1 });
+  const a = net.addHost('192.0.2.1');
+  const b = net.addHost('192.0.2.2');
+  const clock = net.clock;
+  b.tcp.listen({ port: 80 }).on('connection', (s: TcpSocket) => {
+    s.once('data', () => s.end('bye')); // the server closes first and keeps TIME-WAIT
+    s.on('error', () => {});
+  });
+  for (let i = 0; i < 8; i++) {
+    const s = a.tcp.connect({ host: '192.0.2.2', port: 80, localPort: 40000 });
+    const closed = once(s, 'close');
+    s.on('data', () => {});
+    s.write('hi');
+    const t0 = clock.now();
+    await clock.drive(closed);
+    t.true(clock.now() - t0 < 100, `exchange ${i} took ${clock.now() - t0} ms`);
+    clock.advance(5);
+    t.is(b.tcp.connections().filter((c) => c.state === 'TIME-WAIT' && c.remotePort === 40000).length, 1, 'the server holds the tuple in TIME-WAIT');
+  }
+  t.is(a.tcp.stats.timeouts, 0, 'no SYN waited for a retransmission timeout');
+});

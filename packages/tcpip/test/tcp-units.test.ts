@@ -235,6 +235,10 @@ test('RFC 6528 ISNs: F is SipHash-2-4 of the 4-tuple under the key drawn from th
   t.is(g.next(0, 0x0a000001, 40000, 0x0a000002, 80), seq(out[0]));
   t.is(g.next(4, 0x0a000001, 40000, 0x0a000002, 80), seq((out[0] + 1000) >>> 0), 'M: 250 ticks per ms');
   t.not(g.next(0, 0x0a000002, 80, 0x0a000001, 40000), out[0], 'the other direction is another tuple');
+  // Timestamp offsets: SipHash of the address pair alone, so one offset per pair of hosts.
+  siphash24(key, tuple, 0, 8, out);
+  t.is(g.tsOffset(0x0a000001, 0x0a000002), out[0]);
+  t.not(g.tsOffset(0x0a000001, 0x0a000003), out[0]);
 });
 
 test('window scale shift covers the buffer', (t) => {

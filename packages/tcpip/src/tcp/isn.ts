@@ -24,6 +24,22 @@ export class IsnGenerator {
     for (let i = 0; i < 4; i++) this.key[i] = (k[4 * i] | (k[4 * i + 1] << 8) | (k[4 * i + 2] << 16) | (k[4 * i + 3] << 24)) >>> 0;
   }
 
+  /**
+   * The TCP timestamp offset toward a peer: SipHash-2-4 of the 8-byte address pair (local, remote)
+   * under the same key (the shorter input keeps it unrelated to the ISNs). One offset per address
+   * pair, as Linux does, not per connection: our TSvals toward a host keep increasing from one
+   * connection to the next, so a new SYN to a 4-tuple the peer holds in TIME-WAIT is recognised as
+   * newer (RFC 6191) instead of being answered with the old connection's ACK and retried after an
+   * RTO; and the offset still tells an observer nothing about our clock (RFC 7323 7.1).
+   */
+  tsOffset(localIp: number, remoteIp: number): number {
+    const b = this.input;
+    b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;
+    b[4] = remoteIp >>> 24; b[5] = remoteIp >>> 16; b[6] = remoteIp >>> 8; b[7] = remoteIp;
+    siphash24(this.key, b, 0, 8, this.out);
+    return this.out[0];
+  }
+
   /** 32 bits of the key, for hashes that must not be predictable either (the demux table). */
   get salt(): number {
     return this.key[3];

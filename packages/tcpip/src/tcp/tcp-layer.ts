@@ -279,7 +279,7 @@ export class TcpLayer implements TcpConnectionIo {
     const conn = this.createConnection(local, localPort, dst, opts.port, route);
     if (events) conn.events = events;
     this.stats.activeOpens++;
-    conn.openActive(this.isn.next(this.clock.now(), local, localPort, dst, opts.port), this.advMss(route.mtu), this.rng.nextU32());
+    conn.openActive(this.isn.next(this.clock.now(), local, localPort, dst, opts.port), this.advMss(route.mtu), this.isn.tsOffset(local, dst));
     return conn;
   }
 
@@ -393,7 +393,7 @@ export class TcpLayer implements TcpConnectionIo {
     listener.synQueue.add(conn);
     this.stats.passiveOpens++;
     conn.openPassive(seg, this.isn.next(this.clock.now(), info.dst, seg.dstPort, info.src, seg.srcPort), this.advMss(mtu),
-      this.rng.nextU32());
+      this.isn.tsOffset(info.dst, info.src));
   }
 
   receiveIcmpError(error: TcpIcmpError): void {
