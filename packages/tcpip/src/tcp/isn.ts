@@ -40,9 +40,13 @@ export class IsnGenerator {
     return this.out[0];
   }
 
-  /** 32 bits of the key, for hashes that must not be predictable either (the demux table). */
+  /**
+   * A secret 32-bit value for hashes that must not be predictable either (the demux table):
+   * SipHash of the empty message, so no key bits are handed out.
+   */
   get salt(): number {
-    return this.key[3];
+    siphash24(this.key, this.input, 0, 0, this.out);
+    return this.out[0];
   }
 
   next(nowMs: number, localIp: number, localPort: number, remoteIp: number, remotePort: number): SeqNum {
