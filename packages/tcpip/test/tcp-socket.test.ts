@@ -57,6 +57,30 @@ test('echo: connect, write, end; addresses and ports as strings/numbers like Nod
   t.is(server.address().port, 7);
 });
 
+test('a finished exchange leaves no ring storage behind, on the passive closer and in TIME-WAIT', async (t) => {
+  const { a, b, clock } = world();
+  const server = b.tcp.listen({ port: 7 });
+  let accepted: TcpSocket | null = null;
+  server.on('connection', (s: TcpSocket) => {
+    accepted = s;
+    // The server closes first, as in the bench; its FIN comes after the client has read the answer.
+    s.once('data', () => { s.write('pong'); clock.schedule(clock.now() + 20, () => s.end()); });
+  });
+  const sock = a.tcp.connect({ host: '192.0.2.2', port: 7 });
+  const got = collect(sock);
+  const clientClosed = once(sock, 'close');
+  sock.write('ping');
+  t.is((await clock.drive(got)).toString(), 'pong');
+  await clock.drive(clientClosed);
+  clock.advance(50); // the last ACK reaches the server
+  const clientConn = sock.connection!;
+  t.is(clientConn.state, 'CLOSED');
+  t.is(clientConn.sendBuffer.allocated + clientConn.receiveBuffer.allocated, 0, 'the passive closer');
+  const serverConn = accepted!.connection!;
+  t.is(serverConn.state, 'TIME-WAIT');
+  t.is(serverConn.sendBuffer.allocated + serverConn.receiveBuffer.allocated, 0, 'the active closer in TIME-WAIT');
+});
+
 test('backpressure both ways: write() returns false, drain follows; a paused reader closes the window', async (t) => {
   const { a, b, clock } = world(2);
   const size = 3_000_000;

@@ -3,10 +3,10 @@ import fc from 'fast-check';
 import { Rng } from '@pnet/nic';
 import { seq, seqAdd, seqDiff, seqGe, seqGt, seqInWindow, seqLe, seqLt, seqMax, seqMin } from '../src/tcp/seq';
 import { ByteRing } from '../src/tcp/byte-ring';
-import { TimerHeap } from '../src/tcp/timer-heap';
+import { DeadlineFifo, FifoItem, TimerHeap } from '../src/tcp/timer-heap';
 import { RttEstimator } from '../src/tcp/rtt';
 import { NewReno } from '../src/tcp/congestion';
-import { IsnGenerator } from '../src/tcp/isn';
+import { IsnGenerator, siphash24 } from '../src/tcp/isn';
 import { wscaleFor } from '../src/tcp/connection';
 
 test('sequence numbers compare modulo 2^32', (t) => {
@@ -119,6 +119,35 @@ test('ByteRing with handsOut: views handed out never change, reassembly data sur
   t.throws(() => q.view(1), { instanceOf: RangeError });
 });
 
+test('ByteRing: storage of a released ring is reused, zeroed, by the next ring', (t) => {
+  const a = new ByteRing(65536);
+  a.append(new Uint8Array(100).fill(0xaa), 0, 100);
+  const storage = (a as unknown as { buf: Uint8Array }).buf;
+  a.release();
+  t.is(a.allocated, 0);
+  const b = new ByteRing(65536);
+  b.append(Uint8Array.of(1), 0, 1);
+  const reused = (b as unknown as { buf: Uint8Array }).buf;
+  t.is(reused, storage, 'the same storage');
+  t.is(reused[0], 1);
+  t.true(reused.subarray(1).every((x) => x === 0), 'nothing of the previous ring shows through');
+  // Growing past the first allocation gives the small one back as well.
+  b.append(new Uint8Array(5000), 0, 5000);
+  const c = new ByteRing(65536);
+  c.append(Uint8Array.of(2), 0, 1);
+  t.is((c as unknown as { buf: Uint8Array }).buf, storage);
+  // Storage that handed out views is never reused: the views keep their bytes.
+  const h = new ByteRing(65536, true);
+  h.append(new Uint8Array(100).fill(0xbb), 0, 100);
+  const v = h.view(100);
+  h.consume(100);
+  h.release();
+  const d = new ByteRing(65536);
+  d.append(Uint8Array.of(3), 0, 1);
+  t.not((d as unknown as { buf: Uint8Array }).buf.buffer, v.buffer);
+  t.true(v.every((x) => x === 0xbb), 'a view handed out before release keeps its bytes');
+});
+
 test('TimerHeap orders by deadline and supports move/remove', (t) => {
   const h = new TimerHeap<{ deadline: number; heapIndex: number; id: number }>();
   const rng = new Rng(9);
@@ -137,6 +166,32 @@ test('TimerHeap orders by deadline and supports move/remove', (t) => {
   }
   t.deepEqual(popped, live);
   t.is(h.peekDeadline(), Infinity);
+});
+
+test('DeadlineFifo keeps increasing deadlines in order, moves an item to the tail, refuses an earlier one', (t) => {
+  const item = (): FifoItem => ({ deadline: Infinity, fifoPrev: null, fifoNext: null, inFifo: false });
+  const q = new DeadlineFifo<FifoItem>();
+  const [a, b, c] = [item(), item(), item()];
+  t.is(q.peekDeadline(), Infinity);
+  t.true(q.push(a, 10));
+  t.true(q.push(b, 20));
+  t.true(q.push(c, 20), 'equal deadlines keep arrival order');
+  t.is(q.head, a);
+  t.true(q.push(a, 30), 'a restart moves the item to the tail');
+  t.is(q.head, b);
+  t.is(q.size, 3);
+  const d = item();
+  t.false(q.push(d, 25), 'earlier than the tail: not in order, left to the heap');
+  t.false(d.inFifo);
+  t.false(q.push(c, 5), 'a moved item that would break the order leaves the list');
+  t.false(c.inFifo);
+  t.is(q.size, 2);
+  const order: number[] = [];
+  while (q.head) { order.push(q.head.deadline); q.remove(q.head); }
+  t.deepEqual(order, [20, 30]);
+  t.is(q.peekDeadline(), Infinity);
+  q.remove(a); // not in the list: nothing happens
+  t.is(q.size, 0);
 });
 
 test('RFC 6298 estimator: first sample, smoothing, clamping, backoff', (t) => {
@@ -190,6 +245,59 @@ test('RFC 6528 ISNs: keyed per 4-tuple, advancing with the clock', (t) => {
   t.is(seqDiff(a2, a), 250_000, '4 µs ticks');
   const other = new IsnGenerator(new Rng(2)).next(0, 1, 1000, 2, 80);
   t.not(other, a, 'a different key gives different ISNs');
+});
+
+// SipHash-2-4 reference vectors (the SipHash paper's test program): key 00 01 .. 0f, message
+// 00 01 .. (n-1) for n = 0..63, each output read as a little-endian 64-bit word.
+const SIPHASH24_VECTORS = [
+  '726fdb47dd0e0e31', '74f839c593dc67fd', '0d6c8009d9a94f5a', '85676696d7fb7e2d',
+  'cf2794e0277187b7', '18765564cd99a68d', 'cbc9466e58fee3ce', 'ab0200f58b01d137',
+  '93f5f5799a932462', '9e0082df0ba9e4b0', '7a5dbbc594ddb9f3', 'f4b32f46226bada7',
+  '751e8fbc860ee5fb', '14ea5627c0843d90', 'f723ca908e7af2ee', 'a129ca6149be45e5',
+  '3f2acc7f57c29bdb', '699ae9f52cbe4794', '4bc1b3f0968dd39c', 'bb6dc91da77961bd',
+  'bed65cf21aa2ee98', 'd0f2cbb02e3b67c7', '93536795e3a33e88', 'a80c038ccd5ccec8',
+  'b8ad50c6f649af94', 'bce192de8a85b8ea', '17d835b85bbb15f3', '2f2e6163076bcfad',
+  'de4daaaca71dc9a5', 'a6a2506687956571', 'ad87a3535c49ef28', '32d892fad841c342',
+  '7127512f72f27cce', 'a7f32346f95978e3', '12e0b01abb051238', '15e034d40fa197ae',
+  '314dffbe0815a3b4', '027990f029623981', 'cadcd4e59ef40c4d', '9abfd8766a33735c',
+  '0e3ea96b5304a7d0', 'ad0c42d6fc585992', '187306c89bc215a9', 'd4a60abcf3792b95',
+  'f935451de4f21df2', 'a9538f0419755787', 'db9acddff56ca510', 'd06c98cd5c0975eb',
+  'e612a3cb9ecba951', 'c766e62cfcadaf96', 'ee64435a9752fe72', 'a192d576b245165a',
+  '0a8787bf8ecb74b2', '81b3e73d20b49b6f', '7fa8220ba3b2ecea', '245731c13ca42499',
+  'b78dbfaf3a8d83bd', 'ea1ad565322a1a0b', '60e61c23a3795013', '6606d7e446282b93',
+  '6ca4ecb15c5f91e1', '9f626da15c9625f3', 'e51b38608ef25f57', '958a324ceb064572',
+];
+
+test('SipHash-2-4 matches the reference vectors (every tail length, one to eight words)', (t) => {
+  const key = new Uint32Array([0x03020100, 0x07060504, 0x0b0a0908, 0x0f0e0d0c]);
+  const msg = new Uint8Array(80);
+  for (let i = 0; i < 64; i++) msg[i + 5] = i; // at an offset: the function must honour it
+  msg[4] = 0xee;
+  const out = new Uint32Array(2);
+  for (let n = 0; n < 64; n++) {
+    msg[5 + n] = 0xee; // a byte past the end must not count
+    siphash24(key, msg, 5, n, out);
+    msg[5 + n] = n;
+    const hex = out[1].toString(16).padStart(8, '0') + out[0].toString(16).padStart(8, '0');
+    t.is(hex, SIPHASH24_VECTORS[n], `length ${n}`);
+  }
+});
+
+test('RFC 6528 ISNs: F is SipHash-2-4 of the 4-tuple under the key drawn from the Rng', (t) => {
+  const kb = new Rng(7).fill(new Uint8Array(16));
+  const key = new Uint32Array(kb.buffer.slice(kb.byteOffset, kb.byteOffset + 16)); // little-endian words (x86, ARM)
+  // 10.0.0.1:40000 -> 10.0.0.2:80, big-endian as on the wire: local address, remote address, local port, remote port.
+  const tuple = new Uint8Array([10, 0, 0, 1, 10, 0, 0, 2, 0x9c, 0x40, 0, 80]);
+  const out = new Uint32Array(2);
+  siphash24(key, tuple, 0, 12, out);
+  const g = new IsnGenerator(new Rng(7));
+  t.is(g.next(0, 0x0a000001, 40000, 0x0a000002, 80), seq(out[0]));
+  t.is(g.next(4, 0x0a000001, 40000, 0x0a000002, 80), seq((out[0] + 1000) >>> 0), 'M: 250 ticks per ms');
+  t.not(g.next(0, 0x0a000002, 80, 0x0a000001, 40000), out[0], 'the other direction is another tuple');
+  // Timestamp offsets: SipHash of the address pair alone, so one offset per pair of hosts.
+  siphash24(key, tuple, 0, 8, out);
+  t.is(g.tsOffset(0x0a000001, 0x0a000002), out[0]);
+  t.not(g.tsOffset(0x0a000001, 0x0a000003), out[0]);
 });
 
 test('window scale shift covers the buffer', (t) => {

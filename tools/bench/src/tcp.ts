@@ -156,7 +156,11 @@ export async function run(opts: BenchOptions): Promise<BenchRow[]> {
   }
   const cAnchor: number[] = [];
   const cOurs: number[] = [];
-  await connections(kernel, Math.min(z.connections, 200));
+  // Warm-up (JIT) of the same size on both sides: our handshake/close path is all JS and needs a
+  // few thousand connections before V8 has optimised it (the bulk warm-up does not cover it).
+  await connections(kernel, z.connections);
+  const pnetConnWarm = pnetSide(1500);
+  try { await connections(pnetConnWarm, z.connections); } finally { pnetConnWarm.close(); }
   for (let r = 0; r < z.runs; r++) {
     cAnchor.push(await connections(kernel, z.connections));
     const side = pnetSide(1500);

@@ -17,7 +17,7 @@ import { CongestionControl, congestionControlFactory } from './congestion';
 import { TcpError, TcpErrorCode } from './errors';
 import { RttEstimator } from './rtt';
 import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
-import type { HeapItem } from './timer-heap';
+import type { FifoItem, HeapItem } from './timer-heap';
 import {
   TCP_ACK, TCP_FIN, TCP_MAX_WSCALE, TCP_PSH, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
 } from '../wire/tcp';
@@ -93,11 +93,16 @@ const TLP_MIN_PTO = 10;
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
 
-export class TcpConnection implements HeapItem {
+export class TcpConnection implements HeapItem, FifoItem {
   deadline = Infinity;
   heapIndex = -1;
-  /** Demux bucket key and linked state, owned by the layer. */
+  /** Links of the layer's TIME-WAIT list (DeadlineFifo), used instead of the heap in TIME-WAIT. */
+  fifoPrev: TcpConnection | null = null;
+  fifoNext: TcpConnection | null = null;
+  inFifo = false;
+  /** Demux hash and the next connection with the same hash, owned by the layer. */
   demuxKey = 0;
+  demuxNext: TcpConnection | null = null;
   state: TcpState = 'CLOSED';
   events: TcpConnectionEvents | null = null;
   /** The listener a passive connection came from (until accepted). */

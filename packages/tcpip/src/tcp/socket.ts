@@ -45,10 +45,13 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
   private timeoutMs = 0;
   private readonly flushFn = (): void => this.flush();
   readonly remoteFamily = 'IPv4';
-  private readonly remoteAddr: string | undefined;
+  // Addresses as numbers; their strings are built on first use (most sockets never ask).
+  private readonly remoteIp: number | undefined;
   private readonly remotePortNum: number | undefined;
-  private readonly localAddr: string | undefined;
+  private readonly localIp: number | undefined;
   private readonly localPortNum: number | undefined;
+  private remoteAddrText: string | undefined;
+  private localAddrText: string | undefined;
   private connBytesSent = 0;
   private connBytesRead = 0;
 
@@ -66,9 +69,9 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
     this.connecting = options.connecting ?? false;
     if (conn) {
       conn.events = this;
-      this.remoteAddr = formatIpv4(conn.remoteAddress);
+      this.remoteIp = conn.remoteAddress;
       this.remotePortNum = conn.remotePort;
-      this.localAddr = formatIpv4(conn.localAddress);
+      this.localIp = conn.localAddress;
       this.localPortNum = conn.localPort;
       // An accepted connection may already hold data or the peer's FIN.
       if (!this.connecting) {
@@ -79,9 +82,15 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
   }
 
   // --- Node net.Socket-like properties
-  get remoteAddress(): string | undefined { return this.remoteAddr; }
+  get remoteAddress(): string | undefined {
+    if (this.remoteAddrText === undefined && this.remoteIp !== undefined) this.remoteAddrText = formatIpv4(this.remoteIp);
+    return this.remoteAddrText;
+  }
   get remotePort(): number | undefined { return this.remotePortNum; }
-  get localAddress(): string | undefined { return this.localAddr; }
+  get localAddress(): string | undefined {
+    if (this.localAddrText === undefined && this.localIp !== undefined) this.localAddrText = formatIpv4(this.localIp);
+    return this.localAddrText;
+  }
   get localPort(): number | undefined { return this.localPortNum; }
   get localFamily(): string { return 'IPv4'; }
   get bytesRead(): number { return this.connBytesRead; }
@@ -100,8 +109,9 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
   }
 
   address(): { address: string; family: string; port: number } | Record<string, never> {
-    if (this.localAddr === undefined || this.localPortNum === undefined) return {};
-    return { address: this.localAddr, family: 'IPv4', port: this.localPortNum };
+    const address = this.localAddress;
+    if (address === undefined || this.localPortNum === undefined) return {};
+    return { address, family: 'IPv4', port: this.localPortNum };
   }
 
   setNoDelay(noDelay = true): this {
@@ -183,9 +193,9 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
     const err = this.closeError;
     if (err) {
       err.syscall = this.connecting ? 'connect' : 'read';
-      err.address = this.remoteAddr;
+      err.address = this.remoteAddress;
       err.port = this.remotePortNum;
-      if (this.connecting) err.message = `connect ${err.code} ${this.remoteAddr}:${this.remotePortNum}`;
+      if (this.connecting) err.message = `connect ${err.code} ${this.remoteAddress}:${this.remotePortNum}`;
       else err.message = `read ${err.code}`;
       this.failPendingWrite(err);
       this.destroy(err);
@@ -299,9 +309,16 @@ export class TcpServer extends EventEmitter {
   private acceptQueued = false;
   /** Refuse (RST) connections beyond this many open sockets, like net.Server#maxConnections. */
   maxConnections = Infinity;
+  /** The 'close' listener of every accepted socket (`this` is the socket): one function per server. */
+  private readonly socketClosed: (this: TcpSocket) => void;
 
   constructor(private readonly layer: TcpLayer, readonly listener: TcpListener, private readonly socketOptions: TcpSocketOptions = {}) {
     super();
+    const server = this;
+    this.socketClosed = function (this: TcpSocket): void {
+      server.sockets.delete(this);
+      server.maybeClosed();
+    };
     listener.onAcceptable = () => {
       if (!this.acceptQueued) {
         this.acceptQueued = true;
@@ -330,10 +347,7 @@ export class TcpServer extends EventEmitter {
       }
       const sock = new TcpSocket(this.layer, conn, this.socketOptions);
       this.sockets.add(sock);
-      sock.once('close', () => {
-        this.sockets.delete(sock);
-        this.maybeClosed();
-      });
+      sock.on('close', this.socketClosed); // 'close' comes once: no once() wrapper per socket
       this.emit('connection', sock);
     }
   }

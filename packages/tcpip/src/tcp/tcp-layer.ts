@@ -10,7 +10,7 @@ import { TcpConnection, TcpConnectionIo, TcpCounters } from './connection';
 import { TcpError, TcpErrorCode } from './errors';
 import { IsnGenerator } from './isn';
 import { SeqNum, seq } from './seq';
-import { TimerHeap } from './timer-heap';
+import { DeadlineFifo, TimerHeap } from './timer-heap';
 import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
 import {
   TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
@@ -167,10 +167,16 @@ class SegmentWriter implements TcpPayloadWriter {
   }
 }
 
-function demuxKey(localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
-  const ports = ((remotePort << 16) | localPort) >>> 0;
-  const ips = ((remoteIp ^ (remoteIp >>> 13) ^ Math.imul(localIp, 0x9e3779b1)) >>> 0) & 0x1fffff;
-  return ports * 2097152 + ips;
+/**
+ * The demux hash of a 4-tuple: a small integer (a V8 Smi, so the Map neither allocates nor hashes
+ * a heap number per segment), mixed with a per-layer secret so a peer cannot aim its ports at one
+ * chain. Connections with equal hashes are chained through `demuxNext`.
+ */
+export function demuxKey(salt: number, localIp: number, localPort: number, remoteIp: number, remotePort: number): number {
+  let h = Math.imul(remoteIp ^ salt, 0x9e3779b1) ^ Math.imul(((remotePort << 16) | localPort) ^ localIp, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 13)) & 0x3fffffff;
 }
 
 export class TcpLayer implements TcpConnectionIo {
@@ -181,16 +187,22 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly clock: Clock;
   private readonly rng: Rng;
   private readonly isn: IsnGenerator;
-  private readonly conns = new Map<number, TcpConnection[]>();
+  /** Demux: hash of the 4-tuple -> the first connection of its chain (`demuxNext`). */
+  private readonly conns = new Map<number, TcpConnection>();
+  private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
   private readonly heap = new TimerHeap<TcpConnection>();
+  /** TIME-WAIT connections, in deadline order (all wait the same time). */
+  private readonly timeWait = new DeadlineFifo<TcpConnection>();
   private readonly seg = new TcpSegmentView();
   private readonly writer = new SegmentWriter();
   /** DF on every segment: TCP does path MTU discovery (RFC 1191) instead of relying on fragmentation. */
   private readonly sendOpts: TcpIpSendOptions = { dst: IPV4_ANY, protocol: TCP_PROTOCOL, dontFragment: true };
   private wakeHandle: TimerHandle = 0;
   private wakeAt = Infinity;
+  /** The clock for connections: one function shared by all, not a closure per connection. */
+  private readonly nowFn = (): number => this.clock.now();
   private readonly wakeFn = (): void => {
     this.wakeHandle = 0;
     this.wakeAt = Infinity;
@@ -208,6 +220,7 @@ export class TcpLayer implements TcpConnectionIo {
     this.clock = host.clock;
     this.rng = host.rng;
     this.isn = new IsnGenerator(this.rng);
+    this.demuxSalt = this.isn.salt; // secret, and no draw from the Rng (the simulation's sequence stays as it was)
     const counters: TcpCounters = {
       segmentsIn: 0, segmentsOut: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, challengeAcks: 0, rstIn: 0,
       rstOut: 0, pawsDrops: 0, outOfWindow: 0, zeroWindowProbes: 0, keepAliveProbes: 0, dupAcks: 0, oooSegments: 0,
@@ -270,7 +283,7 @@ export class TcpLayer implements TcpConnectionIo {
     const conn = this.createConnection(local, localPort, dst, opts.port, route);
     if (events) conn.events = events;
     this.stats.activeOpens++;
-    conn.openActive(this.isn.next(this.clock.now(), local, localPort, dst, opts.port), this.advMss(route.mtu), this.rng.nextU32());
+    conn.openActive(this.isn.next(this.clock.now(), local, localPort, dst, opts.port), this.advMss(route.mtu), this.isn.tsOffset(local, dst));
     return conn;
   }
 
@@ -314,7 +327,9 @@ export class TcpLayer implements TcpConnectionIo {
   /** Live connections (any state but CLOSED, including TIME-WAIT). */
   connections(): TcpConnection[] {
     const out: TcpConnection[] = [];
-    for (const b of this.conns.values()) out.push(...b);
+    for (let c of this.conns.values()) {
+      for (; c; c = c.demuxNext!) out.push(c);
+    }
     return out;
   }
 
@@ -382,7 +397,7 @@ export class TcpLayer implements TcpConnectionIo {
     listener.synQueue.add(conn);
     this.stats.passiveOpens++;
     conn.openPassive(seg, this.isn.next(this.clock.now(), info.dst, seg.dstPort, info.src, seg.srcPort), this.advMss(mtu),
-      this.rng.nextU32());
+      this.isn.tsOffset(info.dst, info.src));
   }
 
   receiveIcmpError(error: TcpIcmpError): void {
@@ -412,14 +427,17 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   pollAt(): number {
-    return this.heap.peekDeadline();
+    const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+    return h <= t ? h : t;
   }
 
   poll(now: number): void {
     this.polling = true;
-    let guard = this.heap.size * 4 + 16;
-    while (this.heap.peekDeadline() <= now && guard-- > 0) {
-      const conn = this.heap.peek()!;
+    let guard = (this.heap.size + this.timeWait.size) * 4 + 16;
+    for (;;) {
+      const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+      if ((h <= t ? h : t) > now || guard-- <= 0) break;
+      const conn = t < h ? this.timeWait.head! : this.heap.peek()!;
       try {
         conn.onTimer(now);
       } catch (e) {
@@ -429,9 +447,10 @@ export class TcpLayer implements TcpConnectionIo {
       if (conn.state !== 'CLOSED') {
         let d = conn.nextDeadline();
         if (d <= now) { d = now + 1; this.drop('timer-stuck'); }
-        this.heap.update(conn, d);
+        this.place(conn, d);
       } else {
         this.heap.remove(conn);
+        this.timeWait.remove(conn);
       }
     }
     this.polling = false;
@@ -497,18 +516,13 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   closed(conn: TcpConnection): void {
-    const bucket = this.conns.get(conn.demuxKey);
-    if (bucket) {
-      const i = bucket.indexOf(conn);
-      if (i >= 0) {
-        bucket.splice(i, 1);
-        if (bucket.length === 0) this.conns.delete(conn.demuxKey);
-        this.usePort(conn.localPort, -1);
-        this.connCount--;
-        this.stats.connections = this.connCount;
-      }
+    if (this.unlink(conn)) {
+      this.usePort(conn.localPort, -1);
+      this.connCount--;
+      this.stats.connections = this.connCount;
     }
     this.heap.remove(conn);
+    this.timeWait.remove(conn);
     const l = conn.listener as TcpListener | null;
     if (l) {
       l.synQueue.delete(conn);
@@ -520,22 +534,38 @@ export class TcpLayer implements TcpConnectionIo {
 
   reschedule(conn: TcpConnection): void {
     if (conn.state === 'CLOSED') return;
-    this.heap.update(conn, conn.nextDeadline());
+    this.place(conn, conn.nextDeadline());
     this.armWakeup();
+  }
+
+  /** Files a connection's next deadline: TIME-WAIT in the FIFO (when in order), the rest in the heap. */
+  private place(conn: TcpConnection, d: number): void {
+    if (d !== Infinity && conn.state === 'TIME-WAIT') {
+      if (conn.heapIndex >= 0) this.heap.remove(conn);
+      if (this.timeWait.push(conn, d)) return;
+    } else if (conn.inFifo) {
+      this.timeWait.remove(conn);
+    }
+    this.heap.update(conn, d);
   }
 
   // ------------------------------------------------------------------ internals
 
   private createConnection(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number,
     route: TcpRoute): TcpConnection {
-    const conn = new TcpConnection(this, local, localPort, remote, remotePort, () => this.clock.now());
+    const conn = new TcpConnection(this, local, localPort, remote, remotePort, this.nowFn);
     const pmtu = this.host.ip.pathMtu(remote);
     conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
     conn.txChecksumOffload = this.offload(route.iface).tx;
     conn.tsoMaxBytes = this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
-    conn.demuxKey = demuxKey(local, localPort, remote, remotePort);
-    const bucket = this.conns.get(conn.demuxKey);
-    if (bucket) bucket.push(conn); else this.conns.set(conn.demuxKey, [conn]);
+    const key = demuxKey(this.demuxSalt, local, localPort, remote, remotePort);
+    conn.demuxKey = key;
+    let tail = this.conns.get(key);
+    if (!tail) this.conns.set(key, conn);
+    else {
+      while (tail.demuxNext) tail = tail.demuxNext;
+      tail.demuxNext = conn;
+    }
     this.usePort(localPort, 1);
     this.connCount++;
     this.stats.connections = this.connCount;
@@ -555,13 +585,29 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | null {
-    const bucket = this.conns.get(demuxKey(local, localPort, remote, remotePort));
-    if (!bucket) return null;
-    for (let i = 0; i < bucket.length; i++) {
-      const c = bucket[i];
+    let c = this.conns.get(demuxKey(this.demuxSalt, local, localPort, remote, remotePort));
+    for (; c; c = c.demuxNext!) {
       if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) return c;
     }
     return null;
+  }
+
+  /** Takes a connection out of its demux chain; false if it was not in it. */
+  private unlink(conn: TcpConnection): boolean {
+    const head = this.conns.get(conn.demuxKey);
+    if (head === conn) {
+      if (conn.demuxNext) this.conns.set(conn.demuxKey, conn.demuxNext); else this.conns.delete(conn.demuxKey);
+      conn.demuxNext = null;
+      return true;
+    }
+    for (let p = head; p; p = p.demuxNext!) {
+      if (p.demuxNext === conn) {
+        p.demuxNext = conn.demuxNext;
+        conn.demuxNext = null;
+        return true;
+      }
+    }
+    return false;
   }
 
   private findListener(local: Ipv4Address, port: number): TcpListener | null {
@@ -650,7 +696,7 @@ export class TcpLayer implements TcpConnectionIo {
    */
   private armWakeup(): void {
     if (this.polling) return; // poll() re-plans once at its end
-    const t = this.heap.peekDeadline();
+    const t = this.pollAt();
     if (t >= this.wakeAt) return; // an earlier (or equal) wake-up is already set; a spurious one is harmless
     this.wakeAt = t;
     if (this.hostWake) {

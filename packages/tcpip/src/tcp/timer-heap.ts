@@ -88,3 +88,51 @@ export class TimerHeap<T extends HeapItem> {
     x.heapIndex = i;
   }
 }
+
+/** An item of a DeadlineFifo (the links belong to the list). */
+export interface FifoItem {
+  deadline: number;
+  fifoPrev: FifoItem | null;
+  fifoNext: FifoItem | null;
+  inFifo: boolean;
+}
+
+/**
+ * Deadlines that arrive in increasing order (TIME-WAIT: now + a constant) need no heap: a doubly
+ * linked FIFO keeps them sorted with O(1) insert and remove, and keeps them out of the heap, where
+ * thousands of TIME-WAIT connections would lengthen every active connection's re-arm.
+ */
+export class DeadlineFifo<T extends FifoItem> {
+  head: T | null = null;
+  private tail: T | null = null;
+  size = 0;
+
+  peekDeadline(): number {
+    return this.head ? this.head.deadline : Infinity;
+  }
+
+  /** Moves or appends `item` with `deadline` if that keeps the list sorted; else leaves it out and returns false. */
+  push(item: T, deadline: number): boolean {
+    if (item.inFifo) this.remove(item);
+    const t = this.tail;
+    if (t && t.deadline > deadline) return false;
+    item.deadline = deadline;
+    item.fifoPrev = t;
+    item.fifoNext = null;
+    item.inFifo = true;
+    if (t) t.fifoNext = item; else this.head = item;
+    this.tail = item;
+    this.size++;
+    return true;
+  }
+
+  remove(item: T): void {
+    if (!item.inFifo) return;
+    const p = item.fifoPrev as T | null, n = item.fifoNext as T | null;
+    if (p) p.fifoNext = n; else this.head = n;
+    if (n) n.fifoPrev = p; else this.tail = p;
+    item.fifoPrev = item.fifoNext = null;
+    item.inFifo = false;
+    this.size--;
+  }
+}
