@@ -35,6 +35,17 @@ test('sumWords agrees with the plain RFC 1071 sum for any length, offset and ali
   t.pass();
 });
 
+test('finishChecksum folds any unfolded sum up to 2^53 exactly (mod 0xffff, zero only for zero)', (t) => {
+  const expected = (x: bigint): number => {
+    if (x === 0n) return 0xffff;
+    const r = x % 0xffffn;
+    return ~(r === 0n ? 0xffff : Number(r)) & 0xffff;
+  };
+  const edges = [0, 1, 0xfffe, 0xffff, 0x10000, 0x1fffe, 0xffffffff, 0x100000000, 0xfffeffff0001, 2 ** 53 - 1, 2 ** 52, 0xffff * 2 ** 32];
+  for (const x of edges) t.is(finishChecksum(x), expected(BigInt(x)), `${x}`);
+  fc.assert(fc.property(fc.bigInt({ min: 0n, max: 2n ** 53n - 1n }), (x) => finishChecksum(Number(x)) === expected(x)), { numRuns: 5000 });
+});
+
 test('sumWords: sums that fold to 0xffff and to 0 keep their distinction', (t) => {
   for (const length of [1, 2, 63, 64, 65, 130, 1500, 9001]) {
     for (const shift of [0, 1, 2, 3]) {

@@ -39,8 +39,9 @@ export function parseEthernet(
   if (length < ETHERNET_HEADER_LENGTH || offset + length > buf.length) return 'truncated';
   out.dst = readMac(buf, offset);
   out.src = readMac(buf, offset + 6);
-  out.vlanTags.length = 0;
-  out.vlanTpids.length = 0;
+  // Setting an array's length is a runtime call even when unchanged: untagged frames skip it.
+  if (out.vlanTags.length !== 0) out.vlanTags.length = 0;
+  if (out.vlanTpids.length !== 0) out.vlanTpids.length = 0;
   let p = offset + 12;
   let type = (buf[p] << 8) | buf[p + 1];
   while (type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) {
