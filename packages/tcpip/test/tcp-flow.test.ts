@@ -196,6 +196,18 @@ test('timestamps: TSval/TSecr echoed; PAWS drops an old timestamp with an ACK', 
   t.is(c.readableLength, 20);
 });
 
+test('timestamps: an RST with an older TSval is not subject to PAWS (RFC 7323 5.3 R1)', (t) => {
+  const s = new TcpScript({ timestamps: true, windowScaling: false });
+  const c = s.acceptOne({ ts: true });
+  s.inject({ flags: 'P.', seq: 1, ack: 1, data: 10, ts: [200, 0] });
+  t.is(c.readableLength, 10);
+  s.clear();
+  s.inject({ flags: 'R', seq: 11, ts: [150, 0] });
+  t.is(s.tcp.stats.pawsDrops, 0, 'not dropped by PAWS');
+  t.is(c.state, 'CLOSED', 'the reset is taken');
+  t.is(s.out.length, 0, 'and not answered');
+});
+
 test('keepalive: probes after the idle time, answered probes keep the connection, unanswered ones end it', (t) => {
   const s = new TcpScript({ ...plain, keepAliveInterval: 1000, keepAliveProbes: 3 });
   const c = s.acceptOne();

@@ -298,6 +298,11 @@ test('RFC 6528 ISNs: F is SipHash-2-4 of the 4-tuple under the key drawn from th
   siphash24(key, tuple, 0, 8, out);
   t.is(g.tsOffset(0x0a000001, 0x0a000002), out[0]);
   t.not(g.tsOffset(0x0a000001, 0x0a000003), out[0]);
+  // The one-pair cache answers for the pair it holds only (and the ISN hashes in between do not disturb it).
+  t.is(g.tsOffset(0x0a000001, 0x0a000002), out[0]);
+  g.next(8, 0x0a000001, 40001, 0x0a000002, 80);
+  t.is(g.tsOffset(0x0a000001, 0x0a000002), out[0]);
+  t.not(g.tsOffset(0x0a000002, 0x0a000001), out[0], 'the pair is ordered');
 });
 
 test('window scale shift covers the buffer', (t) => {

@@ -84,6 +84,8 @@ export interface TcpConnectionEvents {
 }
 
 const MAX_OOO_RANGES = 64;
+/** The options of the segment being sent (per connection, it was an object and a typed array for each). */
+const SHARED_TX_OPTIONS = new TcpOptionSet();
 const PERSIST_MIN = 200;
 const PERSIST_MAX = 60_000;
 /** RFC 8985 7.2: WCDelAckT, the worst-case delayed ACK of the peer, added to the PTO of a lone segment. */
@@ -226,7 +228,8 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   private unackedBytes = 0;
   private ackNow = false;
-  private readonly opts = new TcpOptionSet();
+  // Filled just before each transmit, which writes them into the frame at once: one set serves all connections.
+  private readonly opts = SHARED_TX_OPTIONS;
 
   /** Counters of this connection. */
   bytesSent = 0;

@@ -21,6 +21,9 @@ export interface TcpSocketOptions {
   highWaterMark?: number;
 }
 
+// The Duplex options of a socket with default options: the stream only reads them, so one object serves all.
+const DEFAULT_STREAM_OPTIONS = Object.freeze({ allowHalfOpen: false, emitClose: true, autoDestroy: true, decodeStrings: true });
+
 const EV_CONNECT = 1;
 const EV_DATA = 2;
 const EV_WRITABLE = 4;
@@ -57,13 +60,13 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
 
   constructor(readonly layer: TcpLayer, conn: TcpConnection | null,
     options: TcpSocketOptions & { connecting?: boolean } = {}) {
-    super({
+    super(options.allowHalfOpen || options.highWaterMark !== undefined ? {
       allowHalfOpen: options.allowHalfOpen ?? false,
       highWaterMark: options.highWaterMark,
       emitClose: true,
       autoDestroy: true,
       decodeStrings: true,
-    });
+    } : DEFAULT_STREAM_OPTIONS);
     this.conn = conn;
     this.chunkSize = options.readChunkSize ?? 65536;
     this.connecting = options.connecting ?? false;
