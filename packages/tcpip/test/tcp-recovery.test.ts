@@ -210,3 +210,32 @@ test("'none' after a timeout resends only what the peer has not SACKed (RFC 6675
   t.is(c.flightSize, 0);
   t.false(c.inRecovery);
 });
+
+test('a lost retransmission (RFC 8985 6): data sent after it is SACKed, so it is sent again in the same recovery, not at the RTO', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(40 * M, 3));
+  const n = s.out.length;
+  t.true(n >= 8);
+  s.clear();
+  s.advance(40);
+  // Segment 0 lost: three duplicate ACKs SACKing segments 1-3 start recovery.
+  for (let k = 2; k <= 4; k++) s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + k * M]] });
+  t.true(c.inRecovery);
+  t.is(s.out.filter((x) => x.seq === 1).length, 1, 'fast retransmit of segment 0');
+  s.clear();
+  // The rest of the flight is SACKed: the window lets new data out, above the retransmission.
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + n * M]] });
+  const fresh = s.out.filter((x) => x.len > 0 && x.seq >= 1 + n * M);
+  t.true(fresh.length > 0, 'new data went out after the retransmission');
+  t.false(s.out.some((x) => x.seq === 1), 'segment 0 is not resent while nothing sent after it has arrived');
+  s.clear();
+  // The retransmission is lost too: the first new segment sent after it is SACKed.
+  s.advance(40);
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, fresh[0].seq + M]] });
+  t.like(s.out.find((x) => x.seq === 1), { seq: 1, len: M }, 'segment 0 sent a third time, without waiting for the RTO');
+  t.is(c.lostRetransmits, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+  t.is(s.tcp.stats.fastRetransmits, 1, 'one congestion event for the recovery');
+  t.true(c.inRecovery);
+});

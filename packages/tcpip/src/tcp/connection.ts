@@ -89,6 +89,8 @@ const PERSIST_MAX = 60_000;
 /** RFC 8985 7.2: WCDelAckT, the worst-case delayed ACK of the peer, added to the PTO of a lone segment. */
 const TLP_DELACK_ALLOWANCE = 200;
 const TLP_MIN_PTO = 10;
+/** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
+const RTX_LOG_SIZE = 64;
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -219,6 +221,15 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Tail loss probes sent, and recoveries started by the probe timer on SACK information. */
   tlpCount = 0;
   rackRecoveries = 0;
+  /**
+   * The retransmissions of the current recovery, oldest first (RFC 8985 6 for lost
+   * retransmissions): a ring of [start, end, SND.MAX when sent] triples, allocated once.
+   */
+  private rtxLog: number[] | null = null;
+  private rtxHead = 0;
+  private rtxCount = 0;
+  /** Retransmissions found lost (data sent after them was SACKed) and sent again. */
+  lostRetransmits = 0;
   /** End of the last window-edge partial segment (Minshall: one outstanding at a time). */
   private smallSegEnd = seq(0);
   /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
@@ -718,6 +729,7 @@ export class TcpConnection implements HeapItem, FifoItem {
         seqGt(this.sndMax, this.sndUna)) {
       this.dupAck(now);
     }
+    if (this.inRecovery && this.rtxCount > 0 && seg.sackCount > 0) this.detectLostRetransmits(now);
     // Window update (RFC 9293 3.10.7.4 fifth check).
     if (seqLt(this.sndWl1, segSeq) || (this.sndWl1 === segSeq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = segWnd;
@@ -938,6 +950,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.recoverPoint = this.sndMax;
     this.inflation = 3 * this.effMss;
     this.highRxt = this.sndUna;
+    this.rtxCount = 0;
     this.retransmitAt(this.sndUna, now);
     this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
     if (this.sacked.length > 0) this.sackRecovery(now);
@@ -1163,8 +1176,61 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.rttTiming = false;
     this.io.counters.retransmits++;
     this.retransmitCount++;
+    if (this.inRecovery && this.sackOk && len > 0) this.logRetransmit(at, seqAdd(at, len));
     this.emit(TCP_ACK | (fin ? TCP_FIN : 0), at, pos, len, now);
     return len + (fin ? 1 : 0);
+  }
+
+  /** Remembers a recovery retransmission; when the ring is full the oldest is forgotten (found by the RTO). */
+  private logRetransmit(start: SeqNum, end: SeqNum): void {
+    let log = this.rtxLog;
+    if (log === null) log = this.rtxLog = new Array<number>(3 * RTX_LOG_SIZE).fill(0);
+    if (this.rtxCount === RTX_LOG_SIZE) { this.rtxHead = (this.rtxHead + 1) % RTX_LOG_SIZE; this.rtxCount--; }
+    const k = 3 * ((this.rtxHead + this.rtxCount) % RTX_LOG_SIZE);
+    log[k] = start;
+    log[k + 1] = end;
+    log[k + 2] = this.sndMax;
+    this.rtxCount++;
+  }
+
+  /**
+   * Lost retransmissions (RFC 8985 6.2, in sequence-space form): a retransmission is lost when the
+   * peer SACKed data first sent after it (above SND.MAX at its sending) while it is still a hole.
+   * Without this only the RTO finds it, and after the RTO the window is one segment. It is sent
+   * again at once, within the same recovery (no second window reduction, RFC 6675/8985: one
+   * congestion event per recovery); the copy that was lost has left the network, so the pipe is kept.
+   */
+  private detectLostRetransmits(now: number): void {
+    const log = this.rtxLog;
+    const r = this.sacked;
+    if (log === null || r.length === 0) return;
+    const top = r[r.length - 1] as SeqNum;
+    while (this.rtxCount > 0) {
+      const k = 3 * this.rtxHead;
+      const end = log[k + 1] as SeqNum;
+      if (seqLe(end, this.sndUna) || !seqGt(top, log[k + 2] as SeqNum)) {
+        if (seqLe(end, this.sndUna)) { this.popRetransmit(); continue; }
+        break; // nothing sent after it has arrived yet (later ones were sent later still)
+      }
+      const start = seqMax(log[k] as SeqNum, this.sndUna);
+      this.popRetransmit();
+      // Its first byte the peer has not SACKed, and the extent of that gap within it.
+      let at = start;
+      let gapEnd = end;
+      for (let i = 0; i < r.length; i += 2) {
+        if (seqLe(r[i + 1] as SeqNum, at)) continue;
+        if (seqLe(r[i] as SeqNum, at)) { at = r[i + 1] as SeqNum; continue; }
+        if (seqLt(r[i] as SeqNum, gapEnd)) gapEnd = r[i] as SeqNum;
+        break;
+      }
+      if (!seqLt(at, gapEnd)) continue; // SACKed after all
+      if (this.retransmitAt(at, now, seqDiff(gapEnd, at)) > 0) this.lostRetransmits++;
+    }
+  }
+
+  private popRetransmit(): void {
+    this.rtxHead = (this.rtxHead + 1) % RTX_LOG_SIZE;
+    this.rtxCount--;
   }
 
   // ------------------------------------------------------------------ SACK (RFC 2018, 2883, 6675)
@@ -1470,6 +1536,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.inflation = 0;
     this.dupAcks = 0;
     this.recoverPoint = this.sndMax;
+    this.rtxCount = 0;
     if (this.sackOk && this.sacked.length > 0 && this.retries === 1 && this.cc.cwnd >= seqDiff(this.sndMax, this.sndUna)) {
       // RFC 6675 5.1: keep using the scoreboard, so what the peer holds is not sent again, when
       // cwnd still covers the flight (only without congestion control: measured, pacing the holes
