@@ -239,3 +239,31 @@ test('a lost retransmission (RFC 8985 6): data sent after it is SACKed, so it is
   t.is(s.tcp.stats.fastRetransmits, 1, 'one congestion event for the recovery');
   t.true(c.inRecovery);
 });
+
+test('a lost retransmission with nothing sent after it: sent again SRTT + SRTT/4 after it, before the RTO, same recovery', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(8 * M, 3)); // all of it goes out: nothing new can follow the retransmission
+  t.is(s.out.length, 8);
+  s.clear();
+  s.advance(40);
+  for (let k = 2; k <= 4; k++) s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + k * M]] });
+  t.deepEqual(s.out.map((x) => x.seq), [1], 'fast retransmit of segment 0');
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + 8 * M]] });
+  t.is(s.out.length, 0);
+  t.true(c.rtt.rto >= 200);
+  // The retransmission is lost: no ACK comes. 1.25 x SRTT (40 ms) = 50 ms after it, it goes again.
+  s.advance(49);
+  t.is(s.out.length, 0);
+  s.advance(1);
+  t.deepEqual(s.out.map((x) => x.seq), [1], 'segment 0 sent a third time');
+  t.is(c.recoveryProbes, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+  t.is(s.tcp.stats.fastRetransmits, 1, 'one congestion event for the recovery');
+  t.true(c.inRecovery);
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1 + 8 * M });
+  t.false(c.inRecovery);
+  t.is(c.flightSize, 0);
+});
