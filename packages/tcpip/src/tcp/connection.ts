@@ -924,6 +924,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     if (this.dupAcks < this.dupThresh()) {
       // Limited transmit (RFC 3042): each of the first two duplicate ACKs may clock out one new segment.
       if (this.dupAcks < 3) this.inflation = this.dupAcks * this.effMss;
+      // SACKed data above a hole with too few duplicate ACKs (some lost): the probe timer starts recovery.
+      if (this.sacked.length > 0) this.armProbe(now);
       return;
     }
     if (seqGe(this.sndUna, this.recoverPoint)) this.enterRecovery(now);
