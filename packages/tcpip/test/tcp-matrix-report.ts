@@ -100,7 +100,9 @@ export function report(m: Matrix): string {
   out.push('- Loss recovery beyond three duplicate ACKs: early retransmit (RFC 5827) lowers DupThresh for flights under four');
   out.push('  segments (4 KiB windows, and cwnd right after a timeout); the tail loss probe (RFC 8985) resends the last segment');
   out.push('  after 2 SRTT; with SACKed data above a hole but too few duplicate ACKs (ACKs are lost too), recovery starts after');
-  out.push('  1.25 SRTT instead of the RTO; and a timestamp RTT sample that spans a timeout is skipped (it pushed the RTO to');
+  out.push('  1.25 SRTT instead of the RTO; a recovery retransmission that is lost too is sent again as soon as data sent');
+  out.push('  after it is SACKed (RFC 8985 6), or 1.25 SRTT after it when nothing could be sent after it, instead of at the');
+  out.push('  RTO; and a timestamp RTT sample that spans a timeout is skipped (it pushed the RTO to');
   out.push('  120 s at 20 % loss and stalled the transfer); after a timeout `none` keeps the SACK scoreboard and resends only');
   out.push('  the holes (NewReno and CUBIC, at one segment of cwnd, go back to SND.UNA: pacing the holes through slow start');
   out.push('  took more timeouts). The single-seed cells above move both ways with such changes; the');

@@ -201,7 +201,9 @@ test("'none' after a timeout resends only what the peer has not SACKed (RFC 6675
   // Only one ACK comes back, SACKing segments 2-3 (one duplicate ACK: no fast retransmit).
   s.inject({ flags: '.', seq: 1, ack: 1, win: 8 * M, sack: [[1 + 2 * M, 1 + 4 * M]] });
   t.is(s.out.length, 0);
-  s.advance(c.rtt.rto);
+  // The probe timer starts recovery first (segments 0 and 1 again); those are lost too, and the
+  // output of the step that times out is what the timeout resends.
+  for (let i = 0; i < 5000 && s.tcp.stats.timeouts === 0; i++) { s.clear(); s.advance(1); }
   t.is(s.tcp.stats.timeouts, 1);
   const resent = s.out.filter((x) => x.len > 0).map((x) => (x.seq - 1) / M);
   t.deepEqual(resent, [0, 1, 4, 5, 6, 7], 'the holes below and above the SACKed block, not segments 2 and 3');
@@ -209,4 +211,81 @@ test("'none' after a timeout resends only what the peer has not SACKed (RFC 6675
   s.inject({ flags: '.', seq: 1, ack: 1 + 8 * M, win: 8 * M });
   t.is(c.flightSize, 0);
   t.false(c.inRecovery);
+});
+
+test('a lost retransmission (RFC 8985 6): data sent after it is SACKed, so it is sent again in the same recovery, not at the RTO', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(40 * M, 3));
+  const n = s.out.length;
+  t.true(n >= 8);
+  s.clear();
+  s.advance(40);
+  // Segment 0 lost: three duplicate ACKs SACKing segments 1-3 start recovery.
+  for (let k = 2; k <= 4; k++) s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + k * M]] });
+  t.true(c.inRecovery);
+  t.is(s.out.filter((x) => x.seq === 1).length, 1, 'fast retransmit of segment 0');
+  s.clear();
+  // The rest of the flight is SACKed: the window lets new data out, above the retransmission.
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + n * M]] });
+  const fresh = s.out.filter((x) => x.len > 0 && x.seq >= 1 + n * M);
+  t.true(fresh.length > 0, 'new data went out after the retransmission');
+  t.false(s.out.some((x) => x.seq === 1), 'segment 0 is not resent while nothing sent after it has arrived');
+  s.clear();
+  // The retransmission is lost too: the first new segment sent after it is SACKed.
+  s.advance(40);
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, fresh[0].seq + M]] });
+  t.like(s.out.find((x) => x.seq === 1), { seq: 1, len: M }, 'segment 0 sent a third time, without waiting for the RTO');
+  t.is(c.lostRetransmits, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+  t.is(s.tcp.stats.fastRetransmits, 1, 'one congestion event for the recovery');
+  t.true(c.inRecovery);
+});
+
+test('a lost retransmission with nothing sent after it: sent again SRTT + SRTT/4 after it, before the RTO, same recovery', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(8 * M, 3)); // all of it goes out: nothing new can follow the retransmission
+  t.is(s.out.length, 8);
+  s.clear();
+  s.advance(40);
+  for (let k = 2; k <= 4; k++) s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + k * M]] });
+  t.deepEqual(s.out.map((x) => x.seq), [1], 'fast retransmit of segment 0');
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + 8 * M]] });
+  t.is(s.out.length, 0);
+  t.true(c.rtt.rto >= 200);
+  // The retransmission is lost: no ACK comes. 1.25 x SRTT (40 ms) = 50 ms after it, it goes again.
+  s.advance(49);
+  t.is(s.out.length, 0);
+  s.advance(1);
+  t.deepEqual(s.out.map((x) => x.seq), [1], 'segment 0 sent a third time');
+  t.is(c.recoveryProbes, 1);
+  t.is(s.tcp.stats.timeouts, 0);
+  t.is(s.tcp.stats.fastRetransmits, 1, 'one congestion event for the recovery');
+  t.true(c.inRecovery);
+  s.clear();
+  s.inject({ flags: '.', seq: 1, ack: 1 + 8 * M });
+  t.false(c.inRecovery);
+  t.is(c.flightSize, 0);
+});
+
+test('a single duplicate ACK SACKing data above a hole (the others lost) arms the probe timer: recovery 1.25 SRTT later', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne({ win: 65535, sack: true, rtt: 40 });
+  c.write(Buffer.alloc(8 * M, 1));
+  t.is(s.out.length, 8);
+  s.clear();
+  s.advance(10);
+  // Segment 0 lost; of the duplicate ACKs that followed only one arrived, SACKing segments 1-2.
+  s.inject({ flags: '.', seq: 1, ack: 1, sack: [[1 + M, 1 + 3 * M]] });
+  t.false(c.inRecovery);
+  s.clear();
+  s.advance(49);
+  t.false(s.out.some((x) => x.seq === 1));
+  s.advance(1);
+  t.true(s.out.some((x) => x.seq === 1 && x.len === M), 'the hole is retransmitted 50 ms after that ACK');
+  t.true(c.inRecovery);
+  t.is(c.rackRecoveries, 1);
+  t.is(s.tcp.stats.timeouts, 0);
 });

@@ -91,6 +91,8 @@ const PERSIST_MAX = 60_000;
 /** RFC 8985 7.2: WCDelAckT, the worst-case delayed ACK of the peer, added to the PTO of a lone segment. */
 const TLP_DELACK_ALLOWANCE = 200;
 const TLP_MIN_PTO = 10;
+/** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
+const RTX_LOG_SIZE = 64;
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -221,6 +223,19 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Tail loss probes sent, and recoveries started by the probe timer on SACK information. */
   tlpCount = 0;
   rackRecoveries = 0;
+  /**
+   * The retransmissions of the current recovery, oldest first (RFC 8985 6 for lost
+   * retransmissions): a ring of [start, end, SND.MAX when sent, time sent], allocated once.
+   */
+  private rtxLog: number[] | null = null;
+  private rtxHead = 0;
+  private rtxCount = 0;
+  /** Retransmissions found lost (data sent after them was SACKed) and sent again. */
+  lostRetransmits = 0;
+  /** The RTO deadline a recovery probe timer stands in front of. */
+  private probeRtoAt = Infinity;
+  /** Recovery retransmissions sent again by that timer. */
+  recoveryProbes = 0;
   /** End of the last window-edge partial segment (Minshall: one outstanding at a time). */
   private smallSegEnd = seq(0);
   /** Our timestamp clock at the last retransmission timeout, -1 before any (valid samples echo later values). */
@@ -721,6 +736,8 @@ export class TcpConnection implements HeapItem, FifoItem {
         seqGt(this.sndMax, this.sndUna)) {
       this.dupAck(now);
     }
+    if (this.inRecovery && this.rtxCount > 0 && seg.sackCount > 0) this.detectLostRetransmits(now);
+    if (this.inRecovery && this.rtxCount > 0) this.armRecoveryProbe(now);
     // Window update (RFC 9293 3.10.7.4 fifth check).
     if (seqLt(this.sndWl1, segSeq) || (this.sndWl1 === segSeq && seqLe(this.sndWl2, ack))) {
       this.sndWnd = segWnd;
@@ -910,6 +927,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     if (this.dupAcks < this.dupThresh()) {
       // Limited transmit (RFC 3042): each of the first two duplicate ACKs may clock out one new segment.
       if (this.dupAcks < 3) this.inflation = this.dupAcks * this.effMss;
+      // SACKed data above a hole with too few duplicate ACKs (some lost): the probe timer starts recovery.
+      if (this.sacked.length > 0) this.armProbe(now);
       return;
     }
     if (seqGe(this.sndUna, this.recoverPoint)) this.enterRecovery(now);
@@ -941,6 +960,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.recoverPoint = this.sndMax;
     this.inflation = 3 * this.effMss;
     this.highRxt = this.sndUna;
+    this.rtxCount = 0;
     this.retransmitAt(this.sndUna, now);
     this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
     if (this.sacked.length > 0) this.sackRecovery(now);
@@ -1166,8 +1186,91 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.rttTiming = false;
     this.io.counters.retransmits++;
     this.retransmitCount++;
+    if (this.inRecovery && this.sackOk && len > 0) this.logRetransmit(at, seqAdd(at, len), now);
     this.emit(TCP_ACK | (fin ? TCP_FIN : 0), at, pos, len, now);
     return len + (fin ? 1 : 0);
+  }
+
+  /** Remembers a recovery retransmission; when the ring is full the oldest is forgotten (found by the RTO). */
+  private logRetransmit(start: SeqNum, end: SeqNum, now: number): void {
+    let log = this.rtxLog;
+    if (log === null) log = this.rtxLog = new Array<number>(4 * RTX_LOG_SIZE).fill(0);
+    if (this.rtxCount === RTX_LOG_SIZE) { this.rtxHead = (this.rtxHead + 1) % RTX_LOG_SIZE; this.rtxCount--; }
+    const k = 4 * ((this.rtxHead + this.rtxCount) % RTX_LOG_SIZE);
+    log[k] = start;
+    log[k + 1] = end;
+    log[k + 2] = this.sndMax;
+    log[k + 3] = now;
+    this.rtxCount++;
+  }
+
+  /**
+   * Lost retransmissions (RFC 8985 6.2, in sequence-space form): a retransmission is lost when the
+   * peer SACKed data first sent after it (above SND.MAX at its sending) while it is still a hole.
+   * Without this only the RTO finds it, and after the RTO the window is one segment. It is sent
+   * again at once, within the same recovery (no second window reduction, RFC 6675/8985: one
+   * congestion event per recovery); the copy that was lost has left the network, so the pipe is kept.
+   */
+  private detectLostRetransmits(now: number): void {
+    const log = this.rtxLog;
+    const r = this.sacked;
+    if (log === null || r.length === 0) return;
+    const top = r[r.length - 1] as SeqNum;
+    while (this.rtxCount > 0) {
+      const k = 4 * this.rtxHead;
+      const end = log[k + 1] as SeqNum;
+      if (seqLe(end, this.sndUna) || !seqGt(top, log[k + 2] as SeqNum)) {
+        if (seqLe(end, this.sndUna)) { this.popRetransmit(); continue; }
+        break; // nothing sent after it has arrived yet (later ones were sent later still)
+      }
+      if (this.resendLogged(now)) this.lostRetransmits++;
+    }
+  }
+
+  /** Sends the oldest logged retransmission again (what of it the peer has not SACKed), and forgets it. */
+  private resendLogged(now: number): boolean {
+    const log = this.rtxLog as number[];
+    const r = this.sacked;
+    const k = 4 * this.rtxHead;
+    const end = log[k + 1] as SeqNum;
+    const start = seqMax(log[k] as SeqNum, this.sndUna);
+    this.popRetransmit();
+    if (!seqLt(start, end)) return false;
+    // Its first byte the peer has not SACKed, and the extent of that gap within it.
+    let at = start;
+    let gapEnd = end;
+    for (let i = 0; i < r.length; i += 2) {
+      if (seqLe(r[i + 1] as SeqNum, at)) continue;
+      if (seqLe(r[i] as SeqNum, at)) { at = r[i + 1] as SeqNum; continue; }
+      if (seqLt(r[i] as SeqNum, gapEnd)) gapEnd = r[i] as SeqNum;
+      break;
+    }
+    if (!seqLt(at, gapEnd)) return false; // SACKed after all
+    return this.retransmitAt(at, now, seqDiff(gapEnd, at)) > 0;
+  }
+
+  /**
+   * With nothing sent after a recovery retransmission (the send buffer or the pipe is full), no
+   * SACK can show it lost, and only the RTO (then a window of one segment) would: if it is still
+   * unacknowledged SRTT + SRTT/4 after it was sent (RACK's RTT plus reordering window), send it
+   * again then. The RTO deadline is kept behind the probe.
+   */
+  private armRecoveryProbe(now: number): void {
+    const log = this.rtxLog;
+    if (log === null || this.rtt.samples === 0) return;
+    while (this.rtxCount > 0 && seqLe(log[4 * this.rtxHead + 1] as SeqNum, this.sndUna)) this.popRetransmit();
+    if (this.rtxCount === 0) return;
+    const due = Math.max(now, log[4 * this.rtxHead + 3] + Math.max(this.rtt.srtt * 1.25, TLP_MIN_PTO));
+    const rto = this.rtxAt === this.tlpAt ? this.probeRtoAt : this.rtxAt;
+    if (due < rto) {
+      this.probeRtoAt = rto;
+      this.rtxAt = this.tlpAt = due;
+    }
+  }
+
+  private popRetransmit(): void {
+    this.rtxHead = (this.rtxHead + 1) % RTX_LOG_SIZE;
+    this.rtxCount--;
   }
 
   // ------------------------------------------------------------------ SACK (RFC 2018, 2883, 6675)
@@ -1473,6 +1576,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.inflation = 0;
     this.dupAcks = 0;
     this.recoverPoint = this.sndMax;
+    this.rtxCount = 0;
     if (this.sackOk && this.sacked.length > 0 && this.retries === 1 && this.cc.cwnd >= seqDiff(this.sndMax, this.sndUna)) {
       // RFC 6675 5.1: keep using the scoreboard, so what the peer holds is not sent again, when
       // cwnd still covers the flight (only without congestion control: measured, pacing the holes
@@ -1516,6 +1620,13 @@ export class TcpConnection implements HeapItem, FifoItem {
    */
   private onProbeTimeout(now: number): void {
     if (this.sndUna === this.sndMax || !this.isSynchronized()) return;
+    if (this.inRecovery) {
+      while (this.rtxCount > 0 && seqLe((this.rtxLog as number[])[4 * this.rtxHead + 1] as SeqNum, this.sndUna)) this.popRetransmit();
+      if (this.rtxCount > 0 && this.resendLogged(now)) this.recoveryProbes++;
+      this.rtxAt = this.probeRtoAt > now ? this.probeRtoAt : now + this.rtt.rto;
+      this.armRecoveryProbe(now);
+      return;
+    }
     if (this.sacked.length > 0 && !this.inRecovery && seqGe(this.sndUna, this.recoverPoint)) {
       // A hole below SACKed data an RTT after its ACK was due: lost (RACK-style), recover now.
       this.rackRecoveries++;
