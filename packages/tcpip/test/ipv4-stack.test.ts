@@ -487,6 +487,30 @@ test('routing: ipconfig adds local, broadcast and subnet routes to table 0; Phoe
   t.deepEqual(s.stack.routes.list(5), []);
 });
 
+test('routing: the cached decision for a destination follows route and address changes at once', (t) => {
+  const s = host();
+  const ipl = s.stack.ip;
+  const far = ip('203.0.113.9');
+  t.is(ipl.resolveRoute(far), 'no-route');
+  t.is(ipl.resolveRoute(far), 'no-route'); // from the cache
+  s.stack.routes.add({ source: '0.0.0.0', sourceNetmask: 0, action: 'unicast', destination: PEER_IP });
+  let r = ipl.resolveRoute(far);
+  t.true(typeof r === 'object' && r.nextHop === ip(PEER_IP) && r.src === ip(US_IP));
+  s.stack.routes.add({ table: 2, source: '203.0.113.0', sourceNetmask: 24, action: 'blackhole' });
+  t.is(ipl.resolveRoute(far), 'blackholed');
+  s.stack.routes.remove('203.0.113.0', 24, 2);
+  r = ipl.resolveRoute(far);
+  t.true(typeof r === 'object' && r.nextHop === ip(PEER_IP));
+  // A new address moves the source and, off the subnet, leaves the gateway unreachable on-link.
+  s.stack.ipconfig('eth0', { ip: '192.0.2.7' });
+  r = ipl.resolveRoute(far);
+  t.true(typeof r === 'object' && r.src === ip('192.0.2.7'));
+  t.true(ipl.resolveRoute(ip('192.0.2.7')) !== 'no-route' && (ipl.resolveRoute(ip('192.0.2.7')) as { local: boolean }).local);
+  s.stack.ipconfig('eth0', { ip: '198.51.100.1' });
+  t.is(ipl.resolveRoute(far), 'no-route');
+  t.is(ipl.resolveRoute(ip('192.0.2.7')), 'no-route');
+});
+
 test('routing: longest prefix over all tables; unreachable, prohibit and blackhole on send', (t) => {
   const s = host();
   learnPeer(s);

@@ -128,6 +128,7 @@ export class Stack {
     if (this.interface(name)) throw new Error(`addInterface: an interface named ${name} exists`);
     const iface = new NetworkInterface(name, this.interfaces.length, nic, false);
     this.interfaces.push(iface);
+    this.routes.invalidate(); // decisions for routes naming this device, or gateways on its subnet
     this.watch(iface);
     if (options.ip !== undefined || options.netmask !== undefined || options.up !== undefined) {
       this.ipconfig(name, { ip: options.ip, netmask: options.netmask, up: options.up });
@@ -163,6 +164,7 @@ export class Stack {
       if (info.up !== undefined) iface.adminUp = info.up;
       const changed = ip !== iface.ip || prefix !== iface.prefix;
       if (changed) {
+        this.routes.invalidate(); // local addresses, on-link subnets and sources change even without routes
         this.routes.removeWhere((r) => iface.autoRoutes.includes(r));
         iface.autoRoutes = [];
         iface.ip = ip;

@@ -66,6 +66,16 @@ export class Ipv4Layer {
   private readonly errorInfo: IcmpErrorInfo;
   private readonly pmtu = new Map<number, { mtu: number; expiresAt: number }>();
   private readonly rr: RouteResult;
+  // The last routing decision (see routeFor); cacheGen -1: none yet.
+  private cacheGen = -1;
+  private cacheDst = 0;
+  private cacheDevice: string | undefined = undefined;
+  private cacheErr: Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> | null = null;
+  private cacheIface: NetworkInterface;
+  private cacheSrc = 0 as Ipv4Address;
+  private cacheNextHop = 0 as Ipv4Address;
+  private cacheBroadcast = false;
+  private cacheLocal = false;
   private readonly scratch = new Uint8Array(65535);
   private readonly lt = new LinkTarget();
   private nextId: number;
@@ -92,6 +102,7 @@ export class Ipv4Layer {
       protocol: 0, quote: this.scratch, quoteOffset: 0, quoteLength: 0, local: false,
     };
     this.rr = { iface: lo, src: 0 as Ipv4Address, mtu: 0, nextHop: 0 as Ipv4Address, broadcast: false, local: false };
+    this.cacheIface = lo;
   }
 
   private get stats(): ProtocolStats {
@@ -455,8 +466,42 @@ export class Ipv4Layer {
     return this.routeFor(dst | 0, device);
   }
 
-  /** `resolveRoute` taking the address as an int32 (`dst | 0`): a small integer crosses the call unboxed. */
+  /**
+   * `resolveRoute` taking the address as an int32 (`dst | 0`): a small integer crosses the call unboxed.
+   * The last decision is kept under the routing generation (bumped on any route or interface address
+   * change), so a run of segments to one peer skips the table walk; a stale decision is never used.
+   */
   private routeFor(dstI32: number, device?: string): RouteResult | Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> {
+    const gen = this.stack.routes.generation;
+    if (dstI32 === this.cacheDst && device === this.cacheDevice && gen === this.cacheGen) {
+      const err = this.cacheErr;
+      if (err !== null) return err;
+      const rr = this.rr, iface = this.cacheIface;
+      rr.iface = iface;
+      rr.src = this.cacheSrc;
+      rr.mtu = iface.mtu; // read each time: the NIC's MTU is not under the generation
+      rr.nextHop = this.cacheNextHop;
+      rr.broadcast = this.cacheBroadcast;
+      rr.local = this.cacheLocal;
+      return rr;
+    }
+    const r = this.routeSlow(dstI32, device);
+    // The limited broadcast picks an interface that is up: link state is not under the generation.
+    if (dstI32 !== (IPV4_BROADCAST | 0)) {
+      this.cacheDst = dstI32;
+      this.cacheDevice = device;
+      this.cacheGen = gen;
+      if (typeof r === 'string') this.cacheErr = r;
+      else {
+        this.cacheErr = null;
+        this.cacheIface = r.iface; this.cacheSrc = r.src; this.cacheNextHop = r.nextHop;
+        this.cacheBroadcast = r.broadcast; this.cacheLocal = r.local;
+      }
+    }
+    return r;
+  }
+
+  private routeSlow(dstI32: number, device?: string): RouteResult | Exclude<IpSendResult, 'sent' | 'queued' | 'too-big' | 'down'> {
     const dst = (dstI32 >>> 0) as Ipv4Address;
     const stack = this.stack;
     const rr = this.rr;

@@ -61,6 +61,16 @@ export class RoutingTables {
   private sorted: Route[] = [];
   /** Called when routes change (the stack drops cached decisions). */
   onChange: (() => void) | null = null;
+  /**
+   * Bumped on every change of the routes and (through `invalidate`) of the interfaces a decision
+   * reads: a routing decision cached under an older value is stale.
+   */
+  generation = 0;
+
+  /** Marks every cached routing decision stale (an interface was added or readdressed). */
+  invalidate(): void {
+    this.generation++;
+  }
 
   add(spec: RouteSpec): Route {
     if (spec === null || typeof spec !== 'object') throw new TypeError('bad argument #1 to \'add\' (expected table)');
@@ -140,6 +150,7 @@ export class RoutingTables {
     // Stable sort keeps table order, then insertion order, within a prefix length.
     all.sort((a, b) => b.sourceNetmask - a.sourceNetmask);
     this.sorted = all;
+    this.generation++;
     this.onChange?.();
   }
 }
