@@ -119,34 +119,6 @@ test('ByteRing with handsOut: views handed out never change, reassembly data sur
   t.throws(() => q.view(1), { instanceOf: RangeError });
 });
 
-test('ByteRing with handsOut: emptied storage short of a window of room is left to the views, not moved', (t) => {
-  const r = new ByteRing(8192, true);
-  r.append(new Uint8Array(8192).fill(1), 0, 8192); // storage of 2 x 8192
-  const size = r.allocated;
-  t.is(size, 16384);
-  const a = r.view(8192);
-  r.consume(8192);
-  t.is(r.allocated, size, 'a full window of room left: kept');
-  r.append(new Uint8Array(100).fill(2), 0, 100);
-  const b = r.view(100);
-  r.consume(100);
-  t.is(r.allocated, 0, 'emptied with less than a window left: given up');
-  r.append(new Uint8Array(10).fill(3), 0, 10);
-  t.is(r.allocated, size, 'the next storage is as large as the one given up');
-  t.not(r.view(10).buffer, a.buffer);
-  t.true(a.every((x) => x === 1) && b.every((x) => x === 2), 'views of the old storage kept their bytes');
-  // Reassembly bytes past the head: the storage is kept (they would have to move).
-  const q = new ByteRing(8192, true);
-  q.append(new Uint8Array(8192), 0, 8192);
-  q.consume(8000);
-  q.writeAt(500, Uint8Array.of(7), 0, 1);
-  q.consume(192);
-  t.is(q.allocated, 16384);
-  const out = new Uint8Array(1);
-  q.copyOut(308, out, 0, 1); // 500 - 192
-  t.is(out[0], 7);
-});
-
 test('ByteRing: storage of a released ring is reused, zeroed, by the next ring', (t) => {
   const a = new ByteRing(65536);
   a.append(new Uint8Array(100).fill(0xaa), 0, 100);

@@ -25,8 +25,6 @@ export class ByteRing {
   length = 0;
   /** (handsOut) The storage index past the furthest byte written: what a move must keep. */
   private written = 0;
-  /** (handsOut) The size of storage given up empty to the views: the next one is as large. */
-  private spentSize = 0;
 
   /**
    * `handsOut`: `view` may give bytes away as views of the storage (no copy). The storage is then
@@ -94,22 +92,12 @@ export class ByteRing {
     if (this.buf) {
       this.head += n;
       if (this.head >= this.buf.length && !this.handsOut) this.head -= this.buf.length;
-      // (handsOut) Emptied, nothing stored past the head, and less than a window of room left:
-      // leave the storage to the views now, while there is nothing to move. Moving later, with a
-      // window's worth unread, copied a third of a bulk transfer a second time (into cold memory).
-      else if (this.handsOut && this.length === 0 && this.written <= this.head && this.buf.length - this.head < this.maxCapacity) {
-        this.spentSize = this.buf.length;
-        this.buf = null;
-        this.head = 0;
-        this.written = 0;
-      }
     }
     // Bytes past `length` (receive reassembly) stay where they are relative to the head.
     if (this.length === 0 && release) {
       this.head = 0;
       if (!this.handsOut) recycle(this.buf);
       this.buf = null;
-      this.spentSize = 0;
     }
   }
 
@@ -130,7 +118,6 @@ export class ByteRing {
     // Storage that handed out views may still be read through them: it is never given to another ring.
     if (!this.handsOut) recycle(this.buf);
     this.buf = null;
-    this.spentSize = 0;
     this.head = 0;
     this.length = 0;
   }
@@ -142,7 +129,7 @@ export class ByteRing {
    * bytes (what is unread), one that receives little keeps small storage.
    */
   private relocate(needed: number): void {
-    const want = Math.max(2 * needed, this.buf === null ? this.spentSize : 2 * this.buf.length);
+    const want = Math.max(2 * needed, this.buf === null ? 0 : 2 * this.buf.length);
     let size = MIN_ALLOCATION;
     while (size < want && size < 2 * this.maxCapacity) size *= 2;
     if (size < needed) size = needed;
