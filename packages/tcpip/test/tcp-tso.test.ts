@@ -78,18 +78,24 @@ function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 24; b[o + 1] = (v >>> 16) & 0xff; b[o + 2] = (v >>> 8) & 0xff; b[o + 3] = v & 0xff;
 }
 
-test('TSO: A sends 4 MB in super-segments its NIC cuts to the MSS; B (plain, verifying checksums) gets every byte, and the reverse way works', (t) => {
-  const clock = new VirtualClock();
-  const config = { sendBufferSize: 1 << 20, receiveBufferSize: 1 << 20 };
-  const a = new Stack({ clock, rng: new Rng(5), name: 'a', tcp: config });
-  const b = new Stack({ clock, rng: new Rng(6), name: 'b', tcp: config });
-  const na = new TsoNic({ name: 'a0', mac: localMac(1), clock });
+/** Stacks a (on `na`, 192.0.2.1) and b (on a plain SimNic, 192.0.2.2) joined by a 1 ms SimLink, started. */
+function join(clock: VirtualClock, a: Stack, b: Stack, na: SimNic): SimNic {
   const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
   new SimLink({ clock, seed: 1, delay: 1 }).connect(na, nb);
   a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
   b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
   a.start();
   b.start();
+  return nb;
+}
+
+test('TSO: A sends 4 MB in super-segments its NIC cuts to the MSS; B (plain, verifying checksums) gets every byte, and the reverse way works', (t) => {
+  const clock = new VirtualClock();
+  const config = { sendBufferSize: 1 << 20, receiveBufferSize: 1 << 20 };
+  const a = new Stack({ clock, rng: new Rng(5), name: 'a', tcp: config });
+  const b = new Stack({ clock, rng: new Rng(6), name: 'b', tcp: config });
+  const na = new TsoNic({ name: 'a0', mac: localMac(1), clock });
+  const nb = join(clock, a, b, na);
 
   const size = 4_000_000;
   const up = pattern(3, size);
@@ -137,12 +143,7 @@ test('without TSO the same NIC class gets no super-segments (the capability is w
     constructor(o: SimNicOptions) { super(o); (this.capabilities as { tsoMaxBytes?: number }).tsoMaxBytes = 0; }
   }
   const na = new NoTso({ name: 'a0', mac: localMac(1), clock });
-  const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
-  new SimLink({ clock, seed: 1, delay: 1 }).connect(na, nb);
-  a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
-  b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
-  a.start();
-  b.start();
+  join(clock, a, b, na);
   const data = pattern(7, 500_000);
   const listener = b.tcp.openListener({ port: 80 });
   const sr = new Recorder(clock);
