@@ -37,3 +37,5 @@ export { SimHub } from './sim/sim-hub';
 export type { SimHubOptions } from './sim/sim-hub';
 export { TestHost, Peer, requireRoot, skipUnlessRoot, hostSupport, sweepStaleNamespaces, liveTestHosts, namespaceExists, TEST_NETS } from './testing/test-host';
 export type { TestHostOptions, TestNet, ExecResult, ExecOptions, Neighbour, HostSupport, SupportNeeds, TeardownContext } from './testing/test-host';
+export { writeKernelPeer, kernelPeerArgv, KERNEL_PEER_DONE } from './testing/kernel-peer';
+export type { KernelPeerArgs } from './testing/kernel-peer';

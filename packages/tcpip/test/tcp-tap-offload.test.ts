@@ -10,39 +10,13 @@ import test, { ExecutionContext } from 'ava';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PcapWriter, RealClock, Rng, TapNic, TestHost, requireRoot } from '@pnet/nic';
+import { KERNEL_PEER_DONE, PcapWriter, RealClock, Rng, TapNic, TestHost, kernelPeerArgv, requireRoot, writeKernelPeer } from '@pnet/nic';
 import { Stack } from '../src';
 
 const rootTest = requireRoot(test, { commands: ['python3', 'tshark'] });
 /** Hang guard (not a speed assertion: a broken transfer fails instead of hanging). */
 const GUARD_MS = 300_000;
-
-/** Kernel-side peer, one connection: `sink` hashes what it reads until EOF; `source` sends `size` random bytes. */
-const PEER_PY = String.raw`
-import hashlib, os, socket, sys
-mode, host, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, port)); s.listen(1)
-print('listening', flush=True)
-c, _ = s.accept()
-h = hashlib.sha256(); n = 0
-if mode == 'sink':
-    buf = bytearray(1 << 20); view = memoryview(buf)
-    while True:
-        k = c.recv_into(buf)
-        if k == 0: break
-        h.update(view[:k]); n += k
-else:
-    block = os.urandom(1000003)
-    while n < size:
-        k = min(size - n, len(block)); c.sendall(block[:k]); h.update(block[:k]); n += k
-    c.shutdown(socket.SHUT_WR)
-    while c.recv(65536): pass
-print('done', n, h.hexdigest(), flush=True)
-c.close()
-`;
 
 interface Rig { host: TestHost; stack: Stack; nic: TapNic; script: string }
 
@@ -54,9 +28,7 @@ async function rig(t: ExecutionContext, label: string): Promise<Rig> {
   stack.addInterface(nic, { ip: host.peerAddress, netmask: 24 });
   stack.start();
   t.teardown(() => stack.close());
-  const script = path.join(host.dir, 'peer.py');
-  fs.writeFileSync(script, PEER_PY);
-  return { host, stack, nic, script };
+  return { host, stack, nic, script: writeKernelPeer(host.dir) };
 }
 
 function guard<T>(p: Promise<T>, what: string): Promise<T> {
@@ -67,7 +39,7 @@ function guard<T>(p: Promise<T>, what: string): Promise<T> {
 
 /** Moves `size` bytes one way over a fresh connection; both ends' byte counts and SHA-256 must agree. */
 async function transfer(t: ExecutionContext, r: Rig, up: boolean, size: number, port: number): Promise<void> {
-  const peer = r.host.spawn(['python3', r.script, up ? 'sink' : 'source', r.host.address, String(port), String(size)]);
+  const peer = r.host.spawn(kernelPeerArgv(r.script, { mode: up ? 'sink' : 'source', host: r.host.address, port, size }));
   await peer.waitForOutput(/listening/);
   const sock = r.stack.tcp.connect({ host: r.host.address, port });
   const hash = createHash('sha256');
@@ -89,7 +61,7 @@ async function transfer(t: ExecutionContext, r: Rig, up: boolean, size: number, 
     sock.end();
   }
   await guard(closed, 'close');
-  const m = await guard(peer.waitForOutput(/done (\d+) ([0-9a-f]{64})/), 'the peer\'s summary');
+  const m = await guard(peer.waitForOutput(KERNEL_PEER_DONE), 'the peer\'s summary');
   t.is(Number(m[1]), size, 'the kernel side moved every byte');
   if (!up) t.is(got, size, 'we received every byte');
   t.is(hash.digest('hex'), m[2], `SHA-256 matches (${up ? 'pnet -> kernel' : 'kernel -> pnet'})`);

@@ -20,11 +20,9 @@
  * rows and says why on stderr. Only TEST-NET addresses inside the namespace.
  */
 import { execFileSync } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { formatMac, hostSupport, MacAddress, RealClock, Rng, TapNic, TestHost, writeMac } from '@pnet/nic';
+import { formatMac, hostSupport, KERNEL_PEER_DONE, kernelPeerArgv, MacAddress, RealClock, Rng, TapNic, TestHost, writeKernelPeer, writeMac } from '@pnet/nic';
 import { Stack } from '@pnet/tcpip';
 import { BenchRow, BenchOptions, median, row } from './bench';
 import { since } from './world';
@@ -112,31 +110,6 @@ function flood(nic: TapNic, frame: Uint8Array, target: number): Promise<FloodRes
   });
 }
 
-/** Kernel-side peer: `sink` reads until EOF then closes; `source` sends `size` bytes then closes. One connection each. */
-const PEER_PY = String.raw`
-import socket, sys
-mode, host, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((host, port)); s.listen(1)
-print('listening', flush=True)
-c, _ = s.accept()
-if mode == 'sink':
-    buf = bytearray(1 << 20); n = 0
-    while True:
-        k = c.recv_into(buf)
-        if k == 0: break
-        n += k
-    print('sink', n, flush=True)
-else:
-    block = memoryview(bytes(1 << 20)); left = size
-    while left > 0:
-        k = min(left, len(block)); c.sendall(block[:k]); left -= k
-    c.shutdown(socket.SHUT_WR)
-    while c.recv(65536): pass
-    print('source', size, flush=True)
-c.close()
-`;
-
 /** Bytes per second of one transfer between our stack (over TAP) and the kernel: `up` = we send. */
 export async function tapTcp(up: boolean, size: number, runs: number, offload = false): Promise<number[]> {
   const clock = new RealClock();
@@ -148,13 +121,13 @@ export async function tapTcp(up: boolean, size: number, runs: number, offload = 
   try {
     stack.addInterface(host.nic!, { ip: host.peerAddress, netmask: 24 });
     stack.start();
-    const script = path.join(host.dir, 'peer.py');
-    fs.writeFileSync(script, PEER_PY);
+    const script = writeKernelPeer(host.dir);
     const chunk = Buffer.alloc(64 * 1024, 0x5a);
     const rates: number[] = [];
     for (let r = 0; r < runs + 1; r++) { // the first run warms up (JIT, ARP)
       const port = 5100 + r;
-      const peer = host.spawn(['python3', script, up ? 'sink' : 'source', host.address, String(port), String(size)]);
+      // No hashing: the peer's CPU would be measured, not ours.
+      const peer = host.spawn(kernelPeerArgv(script, { mode: up ? 'sink' : 'source', host: host.address, port, size, hash: false }));
       await peer.waitForOutput(/listening/);
       const t0 = process.hrtime.bigint();
       const sock = stack.tcp.connect({ host: host.address, port });
@@ -173,7 +146,7 @@ export async function tapTcp(up: boolean, size: number, runs: number, offload = 
         await closed;
       }
       const s = since(t0);
-      const m = await peer.waitForOutput(up ? /sink (\d+)/ : /source (\d+)/);
+      const m = await peer.waitForOutput(KERNEL_PEER_DONE);
       if (Number(m[1]) !== size || (!up && got !== size)) throw new Error(`tap tcp: moved ${up ? m[1] : got} of ${size} bytes`);
       if (r > 0) rates.push(size / s);
     }
