@@ -9,7 +9,6 @@
  * is clean in tshark. Needs root: skips loudly without (fails with CI=true).
  */
 import test, { ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -17,7 +16,7 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { stackTransport } from '@pnet/tls';
 // Tests may use lower layers; @pnet/nic and @pnet/tcpip are not dependencies of this package, so reach them by path.
-import { PcapWriter, RealClock, Rng, TestHost, requireRoot } from '../../nic/src';
+import { PcapWriter, RealClock, Rng, TestHost, captureProblems, requireRoot } from '../../nic/src';
 import { Stack } from '../../tcpip/src';
 import { HttpClient } from '../src';
 
@@ -133,14 +132,8 @@ async function accessLog(r: Rig, count: number): Promise<LogLine[]> {
  */
 function tsharkClean(t: ExecutionContext, r: Rig, http = true): void {
   r.pcap.close();
-  const p = spawnSync('tshark', ['-n', '-r', r.pcapPath, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE',
-    ...(http ? [] : ['-d', 'tcp.port==80,data']),
-    '-Y', '_ws.malformed || _ws.expert.severity == error || ip.checksum.status == 0 || tcp.checksum.status == 0',
-    '-T', 'fields', '-E', 'separator=|', '-e', 'frame.number', '-e', 'frame.protocols', '-e', '_ws.expert.message',
-    '-e', 'ip.checksum.status', '-e', 'tcp.checksum.status'],
-  { encoding: 'utf8', maxBuffer: 256 << 20 });
-  if (p.status !== 0) throw new Error(`tshark: ${p.stderr}`);
-  t.is(p.stdout.trim(), '', 'no malformed frames, no expert errors, no bad checksums');
+  t.deepEqual(captureProblems(r.pcapPath, { checksums: true, extraArgs: http ? [] : ['-d', 'tcp.port==80,data'] }), [],
+    'no malformed frames, no expert errors, no bad checksums');
 }
 
 /** Keep-alive, from nginx's side: the requests in order, one connection serial number, its request counter going 1, 2, 3, ... */

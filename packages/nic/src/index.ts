@@ -39,3 +39,5 @@ export { TestHost, Peer, requireRoot, skipUnlessRoot, hostSupport, sweepStaleNam
 export type { TestHostOptions, TestNet, ExecResult, ExecOptions, Neighbour, HostSupport, SupportNeeds, TeardownContext } from './testing/test-host';
 export { writeKernelPeer, kernelPeerArgv, KERNEL_PEER_DONE } from './testing/kernel-peer';
 export type { KernelPeerArgs } from './testing/kernel-peer';
+export { tsharkRun, tsharkLines, captureProblems } from './testing/tshark';
+export type { CaptureCheck } from './testing/tshark';

@@ -7,9 +7,8 @@
  * without (fails with CI=true).
  */
 import test, { ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { PcapWriter, RealClock, Rng, TestHost, requireRoot } from '@pnet/nic';
+import { PcapWriter, RealClock, Rng, TestHost, captureProblems, requireRoot, tsharkLines } from '@pnet/nic';
 import { Stack } from '../src';
 import { formatIpv4, parseIpv4 as ip } from '../src/wire/ipv4-address';
 
@@ -36,15 +35,8 @@ async function rig(t: ExecutionContext, label: string, arpAccept = false): Promi
 /** The capture opens in tshark with no malformed packets and no errors in the expert report. */
 function tsharkClean(t: ExecutionContext, r: Rig, filter?: string): string[] {
   r.pcap.close();
-  const run = (args: string[]): string => {
-    const p = spawnSync('tshark', ['-n', '-r', r.pcapPath, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    if (p.status !== 0) throw new Error(`tshark ${args.join(' ')}: ${p.stderr}`);
-    return p.stdout;
-  };
-  const expert = run(['-q', '-z', 'expert']);
-  t.deepEqual(expert.split('\n').filter((l) => /malformed|^\s*errors\s*\(/i.test(l)), [], expert);
-  t.notRegex(run(['-Y', '_ws.malformed || _ws.expert.severity == error']), /\S/, 'no malformed frames');
-  return filter ? run(['-Y', filter, '-T', 'fields', '-e', 'frame.number']).split('\n').filter((l) => l.trim()) : [];
+  t.deepEqual(captureProblems(r.pcapPath), [], 'no malformed frames, no expert errors');
+  return filter ? tsharkLines(r.pcapPath, filter, 'frame.number') : [];
 }
 
 function guard<T>(p: Promise<T>, what: string): Promise<T> {

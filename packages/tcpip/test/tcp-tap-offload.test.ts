@@ -7,11 +7,10 @@
  * be clean in tshark. Needs root: skips loudly without (fails with CI=true).
  */
 import test, { ExecutionContext } from 'ava';
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import * as path from 'node:path';
-import { KERNEL_PEER_DONE, PcapWriter, RealClock, Rng, TapNic, TestHost, kernelPeerArgv, requireRoot, writeKernelPeer } from '@pnet/nic';
+import { KERNEL_PEER_DONE, PcapWriter, captureProblems, tsharkLines, RealClock, Rng, TapNic, TestHost, kernelPeerArgv, requireRoot, writeKernelPeer } from '@pnet/nic';
 import { Stack } from '../src';
 
 const rootTest = requireRoot(test, { commands: ['python3', 'tshark'] });
@@ -101,20 +100,10 @@ rootTest.serial('offload: a capture with super-frames both ways is clean in tsha
   await transfer(t, r, false, 4_000_000, 5304);
   pcap.close();
   checkClean(t, r);
-  const run = (args: string[]): string => {
-    const p = spawnSync('tshark', ['-n', '-r', pcapPath, ...args], { encoding: 'utf8', maxBuffer: 256 << 20 });
-    if (p.status !== 0) throw new Error(`tshark ${args.join(' ')}: ${p.stderr}`);
-    return p.stdout;
-  };
-  const expert = run(['-q', '-z', 'expert']);
-  t.deepEqual(expert.split('\n').filter((l) => /malformed|^\s*errors\s*\(/i.test(l)), [], expert);
-  t.notRegex(run(['-Y', '_ws.malformed || _ws.expert.severity == error']), /\S/, 'no malformed frames');
   // While a capture watches, TapNic completes the checksums the kernel and we left partial: every one verifies.
-  const bad = run(['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-Y', 'ip.checksum.status == 0 || tcp.checksum.status == 0',
-    '-T', 'fields', '-e', 'frame.number']);
-  t.is(bad.trim(), '', 'every IP and TCP checksum in the capture verifies');
+  t.deepEqual(captureProblems(pcapPath, { checksums: true }), [], 'no malformed frames, no expert errors, every IP and TCP checksum verifies');
   // Frames longer than the wire allows (1514) both ways: ours to the kernel, and the kernel's to us.
-  const big = run(['-Y', 'frame.len > 1514', '-T', 'fields', '-e', 'ip.src']).split('\n').filter((l) => l.trim());
+  const big = tsharkLines(pcapPath, 'frame.len > 1514', 'ip.src');
   t.true(big.includes(r.host.peerAddress), 'super-frames from us in the capture');
   t.true(big.includes(r.host.address), 'super-frames from the kernel in the capture');
 });
