@@ -178,6 +178,43 @@ static void on_finalize(napi_env env, void *data, void *hint) {
   maybe_free(h);
 }
 
+/*
+ * Argument readers for the entry points: each throws a TypeError with the call's usage and returns 0
+ * when the value is missing or of the wrong kind (the caller then returns NULL). An optional value that
+ * is absent or undefined leaves *out as it was and succeeds.
+ */
+static int usage_error(napi_env env, const char *usage) {
+  char msg[160];
+  snprintf(msg, sizeof msg, "pnet tap addon: %s", usage);
+  napi_throw_type_error(env, "EINVAL", msg);
+  return 0;
+}
+
+static int is_absent(napi_env env, size_t argc, napi_value *argv, size_t i) {
+  napi_valuetype t;
+  return i >= argc || napi_typeof(env, argv[i], &t) != napi_ok || t == napi_undefined;
+}
+
+static int arg_u32(napi_env env, size_t argc, napi_value *argv, size_t i, int optional, uint32_t *out, const char *usage) {
+  if (optional && is_absent(env, argc, argv, i)) return 1;
+  if (i >= argc || napi_get_value_uint32(env, argv[i], out) != napi_ok) return usage_error(env, usage);
+  return 1;
+}
+
+static int arg_bool(napi_env env, size_t argc, napi_value *argv, size_t i, bool *out, const char *usage) {
+  if (i >= argc || napi_get_value_bool(env, argv[i], out) != napi_ok) return usage_error(env, usage);
+  return 1;
+}
+
+/* A typed array of kind `want`: its data and element count. */
+static int arg_array(napi_env env, size_t argc, napi_value *argv, size_t i, napi_typedarray_type want, void **data,
+                     size_t *length, const char *usage) {
+  napi_typedarray_type type;
+  if (i >= argc || napi_get_typedarray_info(env, argv[i], &type, length, data, NULL, NULL) != napi_ok || type != want)
+    return usage_error(env, usage);
+  return 1;
+}
+
 static napi_value make_handle(napi_env env, int fd, int owns_fd) {
   tap_t *h = calloc(1, sizeof(tap_t));
   if (h == NULL) return throw_errno(env, "pnet tap addon: calloc", ENOMEM);
@@ -362,7 +399,7 @@ static napi_value tap_set_ref(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *h = get_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  napi_get_value_bool(env, argv[1], &ref);
+  if (!arg_bool(env, argc, argv, 1, &ref, "setRef(handle, keepAlive: boolean)")) return NULL;
   h->want_ref = ref ? 1 : 0;
   if (h->poll_inited && !h->closing) {
     if (ref) uv_ref((uv_handle_t *)&h->poll);
@@ -379,27 +416,15 @@ static napi_value tap_bind_ring(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 7) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing needs 7 arguments");
-    return NULL;
-  }
+  static const char usage[] = "bindRing(handle, Uint8Array over the ring, dataOffset, stride, slotSize, slots, minFrame)";
   tap_t *h = get_open_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  napi_typedarray_type type;
   size_t length;
   void *data;
-  napi_value ab;
-  size_t off;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &data, &ab, &off) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing needs a Uint8Array over the ring buffer");
-    return NULL;
-  }
+  if (!arg_array(env, argc, argv, 1, napi_uint8_array, &data, &length, usage)) return NULL;
   uint32_t v[5];
   for (int i = 0; i < 5; i++) {
-    if (napi_get_value_uint32(env, argv[2 + i], &v[i]) != napi_ok) {
-      napi_throw_type_error(env, "EINVAL", "pnet tap addon: bindRing layout values must be numbers");
-      return NULL;
-    }
+    if (!arg_u32(env, argc, argv, 2 + i, 0, &v[i], usage)) return NULL;
   }
   uint32_t data_off = v[0], stride = v[1], slot_size = v[2], slots = v[3], min_frame = v[4];
   if (slots == 0 || (slots & (slots - 1)) != 0 || stride < slot_size || slot_size == 0 ||
@@ -429,10 +454,7 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch needs 5 arguments");
-    return NULL;
-  }
+  static const char usage[] = "readBatch(handle, startSlot, max, lens: Int32Array, status: Int32Array(3), flags?: Int32Array)";
   tap_t *h = get_open_handle(env, argv[0]);
   if (h == NULL) return NULL;
   if (h->ring_base == NULL) {
@@ -440,31 +462,18 @@ static napi_value tap_read_batch(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t start, max;
-  napi_get_value_uint32(env, argv[1], &start);
-  napi_get_value_uint32(env, argv[2], &max);
-  napi_typedarray_type t1, t2;
-  size_t n1, n2;
-  void *d1, *d2;
-  if (napi_get_typedarray_info(env, argv[3], &t1, &n1, &d1, NULL, NULL) != napi_ok || t1 != napi_int32_array ||
-      napi_get_typedarray_info(env, argv[4], &t2, &n2, &d2, NULL, NULL) != napi_ok || t2 != napi_int32_array || n2 < 3) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch needs Int32Array lens and status");
-    return NULL;
-  }
+  size_t n1, n2, n3;
+  void *d1, *d2, *d3 = NULL;
+  if (!arg_u32(env, argc, argv, 1, 0, &start, usage) || !arg_u32(env, argc, argv, 2, 0, &max, usage) ||
+      !arg_array(env, argc, argv, 3, napi_int32_array, &d1, &n1, usage) ||
+      !arg_array(env, argc, argv, 4, napi_int32_array, &d2, &n2, usage)) return NULL;
+  if (n2 < 3) return usage_error(env, usage), NULL;
+  if (!is_absent(env, argc, argv, 5) && !arg_array(env, argc, argv, 5, napi_int32_array, &d3, &n3, usage)) return NULL;
   int32_t *lens = (int32_t *)d1;
   int32_t *status = (int32_t *)d2;
   if (max > n1) max = (uint32_t)n1;
-  int32_t *flags = NULL;
-  if (argc >= 6) {
-    napi_typedarray_type t3;
-    size_t n3;
-    void *d3;
-    if (napi_get_typedarray_info(env, argv[5], &t3, &n3, &d3, NULL, NULL) != napi_ok || t3 != napi_int32_array) {
-      napi_throw_type_error(env, "EINVAL", "pnet tap addon: readBatch flags must be an Int32Array");
-      return NULL;
-    }
-    flags = (int32_t *)d3;
-    if (max > n3) max = (uint32_t)n3;
-  }
+  int32_t *flags = (int32_t *)d3;
+  if (flags != NULL && max > n3) max = (uint32_t)n3;
   if (h->scratch == NULL) {
     h->scratch = malloc(DISCARD_SIZE);
     if (h->scratch == NULL) return throw_errno(env, "pnet tap addon: malloc", ENOMEM);
@@ -548,7 +557,7 @@ static napi_value tap_discard(napi_env env, napi_callback_info info) {
   tap_t *h = get_open_handle(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t max = 0;
-  napi_get_value_uint32(env, argv[1], &max);
+  if (!arg_u32(env, argc, argv, 1, 0, &max, "discard(handle, max)")) return NULL;
   if (h->scratch == NULL) {
     h->scratch = malloc(DISCARD_SIZE);
     if (h->scratch == NULL) return throw_errno(env, "pnet tap addon: malloc", ENOMEM);
@@ -615,22 +624,16 @@ static napi_value tap_write(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *h = get_open_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  napi_typedarray_type type;
+  static const char usage[] = "write(handle, Uint8Array, length, gsoSize?)";
   size_t length;
   void *data;
-  if (argc < 3 || napi_get_typedarray_info(env, argv[1], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: write(handle, Uint8Array, length)");
-    return NULL;
-  }
-  uint32_t want = 0;
-  napi_get_value_uint32(env, argv[2], &want);
+  uint32_t want = 0, gso_size = 0;
+  if (!arg_array(env, argc, argv, 1, napi_uint8_array, &data, &length, usage) ||
+      !arg_u32(env, argc, argv, 2, 0, &want, usage) || !arg_u32(env, argc, argv, 3, 1, &gso_size, usage)) return NULL;
   if (want > length) {
     napi_throw_range_error(env, "EINVAL", "pnet tap addon: write length beyond the view");
     return NULL;
   }
-  uint32_t gso_size = 0;
-  if (argc >= 4) napi_get_value_uint32(env, argv[3], &gso_size);
   ssize_t n;
   if (h->vnet) {
     struct virtio_net_hdr vh;
@@ -700,10 +703,7 @@ static napi_value tap_set_wire_mtu(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *h = get_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  if (argc < 2 || napi_get_value_uint32(env, argv[1], &mtu) != napi_ok) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: setWireMtu(handle, mtu)");
-    return NULL;
-  }
+  if (!arg_u32(env, argc, argv, 1, 0, &mtu, "setWireMtu(handle, mtu)")) return NULL;
   h->mtu = mtu;
   return NULL;
 }
@@ -716,7 +716,7 @@ static napi_value tap_set_complete_rx(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   tap_t *h = get_handle(env, argv[0]);
   if (h == NULL) return NULL;
-  napi_get_value_bool(env, argv[1], &on);
+  if (!arg_bool(env, argc, argv, 1, &on, "setCompleteRx(handle, on: boolean)")) return NULL;
   h->complete_rx = on ? 1 : 0;
   return NULL;
 }
@@ -729,15 +729,13 @@ static napi_value tap_complete_checksum(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  napi_typedarray_type type;
+  static const char usage[] = "completeChecksum(Uint8Array, length <= its length)";
   size_t length;
   void *data;
   uint32_t want = 0;
-  if (argc < 2 || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array || napi_get_value_uint32(env, argv[1], &want) != napi_ok || want > length) {
-    napi_throw_type_error(env, "EINVAL", "pnet tap addon: completeChecksum(Uint8Array, length)");
-    return NULL;
-  }
+  if (!arg_array(env, argc, argv, 0, napi_uint8_array, &data, &length, usage) ||
+      !arg_u32(env, argc, argv, 1, 0, &want, usage)) return NULL;
+  if (want > length) return usage_error(env, usage), NULL;
   struct virtio_net_hdr vh;
   uint8_t *f = (uint8_t *)data;
   /* offload_header leaves the pseudo-header sum in the field and says where the segment starts. */

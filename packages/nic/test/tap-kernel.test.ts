@@ -346,3 +346,30 @@ test('TapUnavailableError carries the reason and a code', (t) => {
   t.is(e.reason, 'no tun');
   t.is(e.code, 'ENOTUN');
 });
+
+rootTest('the addon\'s entry points reject arguments of the wrong kind with their usage (no undefined read as 0)', (t) => {
+  const nic = TapNic.open({ mac: parseMac('02:00:00:00:00:53') });
+  try {
+    const { addon, handle } = nic as unknown as { addon: Record<string, (...a: unknown[]) => unknown>; handle: unknown };
+    const usage = (name: string) => ({ instanceOf: TypeError, message: new RegExp(`pnet tap addon: ${name}\\(`) });
+    t.throws(() => addon.write(handle, 'not bytes', 10), usage('write'));
+    t.throws(() => addon.write(handle, new Uint8Array(64)), usage('write'), 'a missing length');
+    t.throws(() => addon.write(handle, new Uint8Array(64), 64, 'big'), usage('write'), 'a gsoSize that is not a number');
+    t.throws(() => addon.readBatch(handle, undefined, 4, new Int32Array(4), new Int32Array(3)), usage('readBatch'));
+    t.throws(() => addon.readBatch(handle, 0, 4, new Int32Array(4), new Int32Array(2)), usage('readBatch'), 'status too short');
+    t.throws(() => addon.readBatch(handle, 0, 4, new Int32Array(4), new Int32Array(3), new Uint8Array(4)), usage('readBatch'));
+    t.throws(() => addon.discard(handle), usage('discard'));
+    t.throws(() => addon.setRef(handle, 1), usage('setRef'));
+    t.throws(() => addon.setCompleteRx(handle), usage('setCompleteRx'));
+    t.throws(() => addon.setWireMtu(handle, '1500'), usage('setWireMtu'));
+    t.throws(() => addon.completeChecksum(new Uint8Array(60), 61), usage('completeChecksum'), 'length past the array');
+    t.throws(() => addon.bindRing(handle, new Uint8Array(64), 0, 64, 64, 1), usage('bindRing'), 'six of seven arguments');
+    // The good forms still work: an optional gsoSize left undefined is no gsoSize.
+    const frame = new Uint8Array(60);
+    frame.set([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 0x53, 0x88, 0xb5]);
+    const wrote = addon.write(handle, frame, 60, undefined) as number;
+    t.true(wrote === 60 || wrote < 0, `write returned ${wrote}`);
+  } finally {
+    nic.close();
+  }
+});
