@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { childDone } from '@pnet/nic';
 import { boot, PumpedClock, type System, WORLD } from '../src';
 
 /**
@@ -256,7 +257,7 @@ test('a process that shuts the system down exits on its own', async (t) => {
   child.stderr.on('data', (d) => (output += d));
   // A hang guard, not a speed check: a process that never exits fails here.
   const guard = setTimeout(() => child.kill('SIGKILL'), 170_000);
-  const [code, signal] = await new Promise<[number | null, string | null]>((res) => child.on('exit', (c, s) => res([c, s])));
+  const { code, signal } = await childDone(child);
   clearTimeout(guard);
   t.is(signal, null, `the process had to be killed: ${output}`);
   t.is(code, 0, output);

@@ -41,3 +41,4 @@ export { writeKernelPeer, kernelPeerArgv, KERNEL_PEER_DONE } from './testing/ker
 export type { KernelPeerArgs } from './testing/kernel-peer';
 export { tsharkRun, tsharkLines, captureProblems } from './testing/tshark';
 export type { CaptureCheck } from './testing/tshark';
+export { childDone } from './testing/child-exit';

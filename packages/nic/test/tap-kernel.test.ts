@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import {
   formatMac, MacAddress, PcapWriter, readMac, requireRoot, TapNic, TapUnavailableError, TestHost, writeMac, BROADCAST_MAC,
   ZERO_MAC, parseMac,
+  childDone,
 } from '../src';
 import { TSHARK, tsharkVerdict } from './helpers/tshark';
 
@@ -263,7 +264,7 @@ function runChild(script: string, opts: { uid?: number; gid?: number; env?: Node
     child.stderr.on('data', (d) => { out += d; });
     // Hang guard: a child that does not exit on its own is killed, and the test sees the signal.
     const guard = setTimeout(() => child.kill('SIGKILL'), 240000);
-    child.on('exit', (code, signal) => {
+    void childDone(child).then(({ code, signal }) => {
       clearTimeout(guard);
       resolve({ code, signal, out });
     });

@@ -2,7 +2,7 @@
 import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { namespaceExists, requireRoot } from '../src';
+import { childDone, namespaceExists, requireRoot } from '../src';
 
 const rootTest = requireRoot(test);
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -48,7 +48,7 @@ rootTest('up, exec and down: a namespace with a persistent TAP that a pnet proce
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });
-    child.on('exit', (code) => resolve({ code, out }));
+    void childDone(child).then(({ code }) => resolve({ code, out }));
   });
   t.is(r.code, 0, r.out);
   t.regex(r.out, /IF pnet7 sent true/);

@@ -4,7 +4,7 @@ import test from 'ava';
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { formatMac, hostSupport, liveTestHosts, namespaceExists, requireRoot, sweepStaleNamespaces, TestHost } from '../src';
+import { childDone, formatMac, hostSupport, liveTestHosts, namespaceExists, requireRoot, sweepStaleNamespaces, TestHost } from '../src';
 
 const rootTest = requireRoot(test);
 // Tests without a TAP (link 'none' or 'veth') run even where the addon is not built.
@@ -177,7 +177,7 @@ function runChild(script: string): Promise<{ code: number | null; signal: string
     });
     child.stderr!.on('data', (d) => { out += d; });
     const guard = setTimeout(() => child.kill('SIGKILL'), 240000);
-    child.on('exit', (code, signal) => {
+    void childDone(child).then(({ code, signal }) => {
       clearTimeout(guard);
       resolve({ code, signal, out, child });
     });

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { childDone } from '@pnet/nic';
 import { createAuthority } from '@pnet/tls';
 
 /**
@@ -31,7 +32,7 @@ function run(args: string[], o: { script?: string; onStdout?: (all: string, chil
     });
     child.stderr!.on('data', (d) => (stderr += d));
     const guard = setTimeout(() => child.kill('SIGKILL'), 170_000);
-    child.on('exit', (code, signal) => {
+    void childDone(child).then(({ code, signal }) => {
       clearTimeout(guard);
       res({ code, signal, stdout, stderr });
     });
