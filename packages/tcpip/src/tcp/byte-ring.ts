@@ -22,6 +22,8 @@ const MAX_SPARE = 64;
  * and the first touch of fresh pages about a third of a bulk transfer's CPU.
  */
 const PIECE = 65536;
+/** Shared by every ring that holds no pieces (send rings, idle connections): no array each. */
+const NO_PIECES: Buffer[] = [];
 
 function recycle(buf: Uint8Array | null): void {
   if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf);
@@ -33,7 +35,7 @@ export class ByteRing {
   /** Bytes from the head that are valid and contiguous. */
   length = 0;
   /** (handsOut) The storage, in order: pieces[0] holds the head (at `head`). */
-  private pieces: Buffer[] = [];
+  private pieces: Buffer[] = NO_PIECES;
   /** (handsOut) Bytes in `pieces`. */
   private stored = 0;
 
@@ -149,7 +151,7 @@ export class ByteRing {
     if (!this.handsOut) recycle(this.buf);
     this.buf = null;
     if (this.handsOut) {
-      this.pieces.length = 0;
+      this.pieces = NO_PIECES;
       this.stored = 0;
     }
     this.head = 0;
@@ -158,6 +160,7 @@ export class ByteRing {
 
   /** (handsOut) Stores bytes at logical position `pos`, appending pieces as needed. */
   private writePieces(pos: number, src: Uint8Array, offset: number, len: number): void {
+    if (this.pieces === NO_PIECES) this.pieces = [];
     const pieces = this.pieces;
     const end = pos + len;
     // `room`: logical bytes from the head to the end of the last piece.
