@@ -17,9 +17,9 @@ const MAX_SPARE = 64;
 /**
  * (handsOut) The largest piece of receive storage: below glibc's mmap threshold (128 KiB), as
  * Node's own 64 KiB socket read buffers, so pieces that the views no longer hold go back to the
- * malloc heap and come out again without a system call or fresh pages. One storage of up to
- * twice the window (512 KiB, mmap'd) made the collector's external-memory pauses, the mmap/munmap
- * and the first touch of fresh pages about a third of a bulk transfer's CPU.
+ * malloc heap and come out again without a system call or fresh pages. The single storage of
+ * up to twice the window this replaces moved its unread bytes at its end (at MTU 65535 a third
+ * of the data was copied twice) and its 512 KiB allocations kept touching fresh pages.
  */
 const PIECE = 65536;
 /** Shared by every ring that holds no pieces (send rings, idle connections): no array each. */
