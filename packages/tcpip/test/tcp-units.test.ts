@@ -119,6 +119,45 @@ test('ByteRing with handsOut: views handed out never change, reassembly data sur
   t.throws(() => q.view(1), { instanceOf: RangeError });
 });
 
+test('ByteRing with handsOut: storage in pieces of at most 64 KiB, dropped once read; a view across two pieces is a copy', (t) => {
+  const r = new ByteRing(1 << 20, true);
+  const pieces = () => (r as unknown as { pieces: Buffer[] }).pieces;
+  const byte = (i: number) => (i * 7 + (i >> 8)) & 0xff;
+  const seg = new Uint8Array(1460);
+  let written = 0;
+  let read = 0;
+  const handed: { view: Buffer; from: number }[] = [];
+  for (let round = 0; round < 40; round++) {
+    // A window's worth in, then most of it out as views.
+    for (let k = 0; k < 100; k++) {
+      for (let i = 0; i < seg.length; i++) seg[i] = byte(written + i);
+      written += r.append(seg, 0, seg.length);
+    }
+    t.true(pieces().every((p) => p.length <= 65536), 'no piece above 64 KiB');
+    t.true(r.allocated <= r.length + 2 * 65536, `${r.allocated} bytes stored for ${r.length}`);
+    while (r.length > 20_000) {
+      const n = r.contiguous;
+      t.true(n > 0 && n <= r.length);
+      const v = r.view(n);
+      t.is(v.buffer, pieces()[0].buffer, 'up to `contiguous`: a view of the storage');
+      handed.push({ view: v, from: read });
+      r.consume(n);
+      read += n;
+    }
+  }
+  t.is(read + r.length, written);
+  for (const h of handed) t.true(h.view.every((b, i) => b === byte(h.from + i)), 'a handed-out view kept its bytes');
+  // Past the end of the first piece: the bytes are right, in a Buffer of their own.
+  while (r.contiguous === r.length) {
+    for (let i = 0; i < seg.length; i++) seg[i] = byte(written + i);
+    written += r.append(seg, 0, seg.length);
+  }
+  const n = r.contiguous + 10;
+  const v = r.view(n);
+  t.true(pieces().every((p) => p.buffer !== v.buffer), 'a copy');
+  t.true(v.every((b, i) => b === byte(read + i)));
+});
+
 test('ByteRing: storage of a released ring is reused, zeroed, by the next ring', (t) => {
   const a = new ByteRing(65536);
   a.append(new Uint8Array(100).fill(0xaa), 0, 100);

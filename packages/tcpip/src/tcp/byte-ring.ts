@@ -14,6 +14,17 @@ const MIN_ALLOCATION = 4096;
 const spare: Uint8Array[] = [];
 const MAX_SPARE = 64;
 
+/**
+ * (handsOut) The largest piece of receive storage: below glibc's mmap threshold (128 KiB), as
+ * Node's own 64 KiB socket read buffers, so pieces that the views no longer hold go back to the
+ * malloc heap and come out again without a system call or fresh pages. The single storage of
+ * up to twice the window this replaces moved its unread bytes at its end (at MTU 65535 a third
+ * of the data was copied twice) and its 512 KiB allocations kept touching fresh pages.
+ */
+const PIECE = 65536;
+/** Shared by every ring that holds no pieces (send rings, idle connections): no array each. */
+const NO_PIECES: Buffer[] = [];
+
 function recycle(buf: Uint8Array | null): void {
   if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf);
 }
@@ -23,13 +34,16 @@ export class ByteRing {
   private head = 0;
   /** Bytes from the head that are valid and contiguous. */
   length = 0;
-  /** (handsOut) The storage index past the furthest byte written: what a move must keep. */
-  private written = 0;
+  /** (handsOut) The storage, in order: pieces[0] holds the head (at `head`). */
+  private pieces: Buffer[] = NO_PIECES;
+  /** (handsOut) Bytes in `pieces`. */
+  private stored = 0;
 
   /**
    * `handsOut`: `view` may give bytes away as views of the storage (no copy). The storage is then
-   * used linearly instead of wrapping: bytes below the head are never written again, and when the
-   * end is reached the live bytes move to fresh storage, leaving the old one to the views.
+   * a list of pieces used linearly instead of wrapping: bytes below the head are never written
+   * again, a piece is dropped (left to the views) once the head has passed it, and new pieces
+   * are appended as data arrives, so nothing ever moves.
    */
   constructor(public maxCapacity: number, private readonly handsOut = false) {
     if (!Number.isInteger(maxCapacity) || maxCapacity < 1) throw new RangeError(`buffer size must be a positive integer, got ${maxCapacity}`);
@@ -37,6 +51,7 @@ export class ByteRing {
 
   /** Bytes currently allocated (0 until first use). */
   get allocated(): number {
+    if (this.handsOut) return this.stored;
     return this.buf ? this.buf.length : 0;
   }
 
@@ -57,9 +72,7 @@ export class ByteRing {
   writeAt(pos: number, src: Uint8Array, offset: number, len: number): void {
     if (len <= 0) return;
     if (this.handsOut) {
-      if (this.buf === null || this.head + pos + len > this.buf.length) this.relocate(pos + len);
-      this.buf!.set(src.subarray(offset, offset + len), this.head + pos);
-      if (this.head + pos + len > this.written) this.written = this.head + pos + len;
+      this.writePieces(pos, src, offset, len);
       return;
     }
     this.ensure(pos + len);
@@ -75,6 +88,10 @@ export class ByteRing {
   /** Copies `len` bytes starting at logical position `pos` into dst[dstOffset..]. */
   copyOut(pos: number, dst: Uint8Array, dstOffset: number, len: number): void {
     if (len <= 0) return;
+    if (this.handsOut) {
+      this.copyPieces(pos, dst, dstOffset, len);
+      return;
+    }
     const buf = this.buf!;
     const cap = buf.length;
     let at = this.head + pos;
@@ -89,28 +106,43 @@ export class ByteRing {
     if (n <= 0) return;
     if (n > this.length) n = this.length;
     this.length -= n;
-    if (this.buf) {
+    if (this.handsOut) {
+      this.head += n;
+      const pieces = this.pieces;
+      // A piece the head has passed is never written again: what still views it keeps it alive.
+      while (pieces.length > 0 && this.head >= pieces[0].length) {
+        this.head -= pieces[0].length;
+        this.stored -= pieces[0].length;
+        pieces.shift();
+      }
+    } else if (this.buf) {
       this.head += n;
       if (this.head >= this.buf.length && !this.handsOut) this.head -= this.buf.length;
     }
     // Bytes past `length` (receive reassembly) stay where they are relative to the head.
-    if (this.length === 0 && release) {
-      this.head = 0;
-      if (!this.handsOut) recycle(this.buf);
-      this.buf = null;
-    }
+    if (this.length === 0 && release) this.release();
   }
 
   /**
    * The first `n` stored bytes (n <= length) as a Buffer viewing the storage, no copy. Only with
    * `handsOut`, where the view stays valid after `consume`: those bytes are never written again.
+   * Bytes that span two pieces are copied into a fresh Buffer (`contiguous` says how many do not).
    */
   view(n: number): Buffer {
     if (!this.handsOut) throw new Error('ByteRing.view: needs a ring made with handsOut');
     if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`ByteRing.view: ${n} of ${this.length} bytes`);
-    const buf = this.buf as Buffer | null;
-    if (buf === null || n === 0) return Buffer.alloc(0);
-    return buf.subarray(this.head, this.head + n);
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.pieces[0];
+    if (this.head + n <= first.length) return first.subarray(this.head, this.head + n);
+    const copy = Buffer.allocUnsafe(n);
+    this.copyPieces(0, copy, 0, n);
+    return copy;
+  }
+
+  /** (handsOut) How many of the first `length` bytes `view` can give without a copy. */
+  get contiguous(): number {
+    if (this.length === 0) return 0;
+    return Math.min(this.length, this.pieces[0].length - this.head);
   }
 
   /** Frees the storage (the content is lost). */
@@ -118,33 +150,58 @@ export class ByteRing {
     // Storage that handed out views may still be read through them: it is never given to another ring.
     if (!this.handsOut) recycle(this.buf);
     this.buf = null;
+    if (this.handsOut) {
+      this.pieces = NO_PIECES;
+      this.stored = 0;
+    }
     this.head = 0;
     this.length = 0;
   }
 
-  /**
-   * (handsOut) Moves what may hold data (from the head to the furthest byte written) to fresh
-   * storage with room for `needed` bytes from the head. Twice what is needed, and twice the old
-   * size (up to twice maxCapacity): a connection that keeps receiving soon moves rarely and few
-   * bytes (what is unread), one that receives little keeps small storage.
-   */
-  private relocate(needed: number): void {
-    const want = Math.max(2 * needed, this.buf === null ? 0 : 2 * this.buf.length);
-    let size = MIN_ALLOCATION;
-    while (size < want && size < 2 * this.maxCapacity) size *= 2;
-    if (size < needed) size = needed;
-    // Uninitialised memory: only bytes written since are ever read or handed out.
-    const next = Buffer.allocUnsafe(size);
-    const old = this.buf;
-    if (old) {
-      const keep = Math.min(this.written - this.head, this.maxCapacity, size);
-      if (keep > 0) next.set(old.subarray(this.head, this.head + keep), 0);
-      this.written = Math.max(0, keep);
-    } else {
-      this.written = 0;
+  /** (handsOut) Stores bytes at logical position `pos`, appending pieces as needed. */
+  private writePieces(pos: number, src: Uint8Array, offset: number, len: number): void {
+    if (this.pieces === NO_PIECES) this.pieces = [];
+    const pieces = this.pieces;
+    const end = pos + len;
+    // `room`: logical bytes from the head to the end of the last piece.
+    let room = this.stored - this.head;
+    while (room < end) {
+      // Small first pieces for connections that receive little; then PIECE each.
+      const size = pieces.length === 0 ? MIN_ALLOCATION : Math.min(PIECE, 2 * pieces[pieces.length - 1].length);
+      // Uninitialised memory: only bytes written since are ever read or handed out.
+      pieces.push(Buffer.allocUnsafe(size));
+      this.stored += size;
+      room += size;
     }
-    this.buf = next;
-    this.head = 0;
+    // Data lands near the end (in order, or a little past a hole): search from the last piece.
+    let i = pieces.length - 1;
+    let start = room - pieces[i].length;
+    while (start > pos) start -= pieces[--i].length;
+    let at = pos - start;
+    while (len > 0) {
+      const p = pieces[i++];
+      const n = Math.min(len, p.length - at);
+      p.set(src.subarray(offset, offset + n), at);
+      offset += n;
+      len -= n;
+      at = 0;
+    }
+  }
+
+  /** (handsOut) Copies `len` bytes from logical position `pos` into dst[dstOffset..]. */
+  private copyPieces(pos: number, dst: Uint8Array, dstOffset: number, len: number): void {
+    const pieces = this.pieces;
+    let i = 0;
+    let at = this.head + pos;
+    while (at >= pieces[i].length) at -= pieces[i++].length;
+    while (len > 0) {
+      const p = pieces[i++];
+      const n = Math.min(len, p.length - at);
+      dst.set(p.subarray(at, at + n), dstOffset);
+      dstOffset += n;
+      len -= n;
+      at = 0;
+    }
   }
 
   private ensure(needed: number): void {

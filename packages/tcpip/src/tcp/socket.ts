@@ -236,7 +236,8 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
     this.pumping = true;
     try {
       while (this.readWanted && conn.readableLength > 0) {
-        const chunk = conn.readBuffer(this.chunkSize)!;
+        // Up to the end of a storage piece: a view, never a copy.
+        const chunk = conn.readBuffer(Math.min(this.chunkSize, conn.receiveBuffer.contiguous))!;
         this.connBytesRead += chunk.length;
         if (!this.push(chunk)) this.readWanted = false;
       }
