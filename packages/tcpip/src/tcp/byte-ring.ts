@@ -123,6 +123,18 @@ export class ByteRing {
   }
 
   /**
+   * Raises `maxCapacity` (receive auto-tuning). Nothing moves now: storage grows as bytes arrive,
+   * keeping every byte, and with `handsOut` into fresh storage, so bytes handed out as views are
+   * never rewritten.
+   */
+  grow(maxCapacity: number): void {
+    if (!Number.isInteger(maxCapacity) || maxCapacity < this.maxCapacity) {
+      throw new RangeError(`ByteRing.grow: ${maxCapacity} is not an integer >= the capacity ${this.maxCapacity}`);
+    }
+    this.maxCapacity = maxCapacity;
+  }
+
+  /**
    * (handsOut) Moves what may hold data (from the head to the furthest byte written) to fresh
    * storage with room for `needed` bytes from the head. Twice what is needed, and twice the old
    * size (up to twice maxCapacity): a connection that keeps receiving soon moves rarely and few
