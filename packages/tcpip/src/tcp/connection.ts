@@ -95,6 +95,12 @@ const TLP_MIN_PTO = 10;
 /** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
 const RTX_LOG_SIZE = 64;
 
+/**
+ * Receive auto-tuning state of the connections that are growing their buffer, made when the first
+ * in-order data arrives. Kept off the connection object: an idle endpoint pays no field for it.
+ */
+const tuners = new WeakMap<TcpConnection, ReceiveTuner>();
+
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
 
@@ -145,8 +151,6 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Right edge of the window we advertised. */
   rcvAdv = seq(0);
   readonly receiveBuffer: ByteRing;
-  /** Receive auto-tuning state, made when the first in-order data arrives (null: none yet, or tuning off). */
-  private tuner: ReceiveTuner | null = null;
   /** Out-of-order ranges [start, end) as sequence numbers, sorted. */
   private ooo: number[] = [];
   private pendingFinSeq = -1;
@@ -451,7 +455,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     const now = this.nowFn();
     this.touchIdle(now);
     if (!this.isSynchronized() || this.finReceived) return;
-    if (this.tuner !== null) this.tuneReceiveBuffer(now);
+    if (this.io.config.receiveAutoTune) this.tuneReceiveBuffer(now);
     // Window update when the window opened by enough to matter (receiver SWS avoidance).
     const cur = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
     if (rb.free >= 2 * cur && rb.free - cur >= Math.min(rb.maxCapacity >>> 1, 2 * this.advMss)) {
@@ -978,16 +982,21 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.rtxAt = now + this.rtt.rto;
   }
 
+  /** The largest receive buffer auto-tuning may reach: the ceiling, or what the window field can show. */
+  private tuneLimit(): number {
+    return Math.min(this.io.config.receiveBufferMax, 65535 << this.rcvWscale);
+  }
+
   /** Receive-side round-trip sampling for auto-tuning, on in-order data (makes the tuner on first use). */
   private receiveRttSample(seg: TcpSegmentView, len: number, now: number): void {
-    let t = this.tuner;
-    if (t === null) {
-      const rb = this.receiveBuffer;
-      const c = this.io.config;
-      // Nothing to tune when the buffer cannot grow, or the window field cannot show more (no scaling).
-      if (rb.maxCapacity >= Math.min(c.receiveBufferMax, 65535 << this.rcvWscale)) return;
+    const rb = this.receiveBuffer;
+    // Nothing to tune once the buffer cannot grow.
+    if (rb.maxCapacity >= this.tuneLimit()) return;
+    let t = tuners.get(this);
+    if (t === undefined) {
       // The first measure to beat: an initial window's worth (Linux starts from 10 segments).
-      t = this.tuner = new ReceiveTuner(Math.min(rb.maxCapacity, 10 * this.advMss), seqAdd(this.rcvNxt, -rb.length), now);
+      t = new ReceiveTuner(Math.min(rb.maxCapacity, 10 * this.advMss), seqAdd(this.rcvNxt, -rb.length), now);
+      tuners.set(this, t);
     }
     if (this.tsEnabled) {
       // A short segment may have waited for the application or Nagle: its echo says little.
@@ -1000,13 +1009,17 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Grows the receive buffer when the application read more in the last round trip than ever before. */
   private tuneReceiveBuffer(now: number): void {
     const rb = this.receiveBuffer;
-    const c = this.io.config;
-    const limit = Math.min(c.receiveBufferMax, 65535 << this.rcvWscale);
+    const limit = this.tuneLimit();
     if (rb.maxCapacity >= limit) return;
+    const t = tuners.get(this);
+    if (t === undefined) return;
     const fallback = this.rtt.samples > 0 ? this.rtt.srtt : NaN;
-    const want = this.tuner!.adjust(seqAdd(this.rcvNxt, -rb.length), now, fallback, this.advMss);
+    const want = t.adjust(seqAdd(this.rcvNxt, -rb.length), now, fallback, this.advMss);
     // Only ever grows: the window already advertised stays covered (RFC 7323 2.4: no shrinking).
-    if (want > rb.maxCapacity) rb.grow(Math.min(want, limit));
+    if (want > rb.maxCapacity) {
+      rb.grow(Math.min(want, limit));
+      if (rb.maxCapacity >= limit) tuners.delete(this);
+    }
   }
 
   private acceptData(segSeq: SeqNum, buf: Uint8Array, off: number, len: number, now: number): void {

@@ -14,12 +14,10 @@ import { SeqNum, seqDiff, seqGe } from './seq';
 
 /** Segments of cushion on top of twice a round trip's bytes (small variations, a late ACK). */
 const CUSHION_SEGMENTS = 16;
-/** Timestamps tick in milliseconds: shorter round trips are measured over 1 ms. */
-const MIN_INTERVAL = 1;
 
 export class ReceiveTuner {
-  /** Receive-side round-trip estimate in ms (0: no sample yet). */
-  rtt = 0;
+  /** Receive-side round-trip estimate in ms (-1: no sample yet). */
+  rtt = -1;
   /** Without timestamps: the sequence number ending the window being timed, and when timing began (-1: none). */
   private rttEdge = 0;
   private rttStart = -1;
@@ -43,7 +41,8 @@ export class ReceiveTuner {
   tsSample(tsEcr: number, sample: number): void {
     if (tsEcr === this.lastTsEcr || sample < 0) return;
     this.lastTsEcr = tsEcr;
-    this.rtt = this.rtt === 0 ? sample : this.rtt + (sample - this.rtt) / 8;
+    // Millisecond ticks: a shorter round trip gives samples of 0 and 1 that average out to it.
+    this.rtt = this.rtt < 0 ? sample : this.rtt + (sample - this.rtt) / 8;
   }
 
   /**
@@ -56,7 +55,7 @@ export class ReceiveTuner {
     if (this.rttStart >= 0) {
       if (!seqGe(rcvNxt, this.rttEdge as SeqNum)) return;
       const sample = now - this.rttStart;
-      if (sample > 0 && (this.rtt === 0 || sample < this.rtt)) this.rtt = sample;
+      if (this.rtt < 0 || sample < this.rtt) this.rtt = sample;
     }
     this.rttEdge = rcvAdv;
     this.rttStart = now;
@@ -65,11 +64,13 @@ export class ReceiveTuner {
   /**
    * The application has read up to `copiedSeq`. Once a round trip (`fallbackRtt` until there is
    * a receive-side sample) has passed since the measure began, returns the buffer size the
-   * measure asks for when it grew (else 0), and starts the next measure.
+   * measure asks for when it grew (else 0), and starts the next measure. Time must have passed:
+   * where it does not (a zero-delay link in virtual time) no rate can be measured.
    */
   adjust(copiedSeq: SeqNum, now: number, fallbackRtt: number, advMss: number): number {
-    const rtt = this.rtt > 0 ? this.rtt : fallbackRtt;
-    if (!(rtt >= 0) || now - this.spaceTime < Math.max(rtt, MIN_INTERVAL)) return 0;
+    const rtt = this.rtt >= 0 ? this.rtt : fallbackRtt;
+    const elapsed = now - this.spaceTime;
+    if (!(rtt >= 0) || elapsed <= 0 || elapsed < rtt) return 0;
     const copied = seqDiff(copiedSeq, this.spaceSeq);
     this.spaceSeq = copiedSeq;
     this.spaceTime = now;
