@@ -22,7 +22,7 @@ export function report(m: Matrix): string {
   out.push("`UPDATE_SNAPSHOTS=1 node tools/scripts/run-ava.js 'packages/tcpip/test/tcp-matrix.test.ts'`, then regenerate this file.");
   out.push('');
   out.push(`**Pairs**: two Stacks over a SimLink (MTU 1500, no rate limit), the given loss on each direction, half the RTT`);
-  out.push(`each way, send and receive buffers of the given size on both sides. One connection moves ${fmt(m.pairBytes)} bytes;`);
+  out.push(`each way, send and receive buffers of the given size on both sides (fixed: receive auto-tuning off). One connection moves ${fmt(m.pairBytes)} bytes;`);
   out.push(`throughput = bytes delivered in order to the receiving application / virtual time from the SYN to the last byte`);
   out.push(`(cells that do not finish within ${m.pairLimitMs / 1000} s count what arrived by then, marked *). Slow start is included.`);
   out.push('"rtx" = segments the sender retransmitted (of which timeouts "to"). Same link seeds for both algorithms.');

@@ -121,7 +121,8 @@ function stack(clock: VirtualClock, seed: number, name: string, tcp: object): St
 export function runPair(cc: CongestionControlName, bufferSize: number, loss: number, rtt: number, seed: number,
   bytes = PAIR_BYTES, limitMs = PAIR_LIMIT_MS): PairCell {
   const clock = new VirtualClock();
-  const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize };
+  // Fixed-size buffers: the matrix is about the configured sizes, not receive auto-tuning.
+  const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize, receiveAutoTune: false };
   const a = stack(clock, seed, 'a', tcp);
   const b = stack(clock, seed + 1, 'b', tcp);
   const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
@@ -165,7 +166,8 @@ export function runPair(cc: CongestionControlName, bufferSize: number, loss: num
 export function runBottleneck(cc: CongestionControlName, flows: number, bufferSize: number, rtt: number,
   rateMbit: number, queueBytes: number, seed: number): BottleneckCell {
   const clock = new VirtualClock();
-  const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize };
+  // Fixed-size buffers: the matrix is about the configured sizes, not receive auto-tuning.
+  const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize, receiveAutoTune: false };
   const sw = new SimSwitch({ clock, seed });
   const server = stack(clock, seed, 'srv', tcp);
   const ns = new SimNic({ name: 's0', mac: localMac(1000), clock });

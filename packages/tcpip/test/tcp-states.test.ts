@@ -14,7 +14,8 @@ test('passive open: LISTEN -> SYN-RECEIVED -> ESTABLISHED, SYN-ACK carries our o
   t.is(l.state, 'LISTEN');
   s.inject({ flags: 'S', seq: 0, win: 65535, mss: 1000, wscale: 7, sackOk: true, ts: [500, 0] });
   const sa = s.next()!;
-  t.like(sa, { flags: 'S.', seq: 0, ack: 1, mss: 1460, wscale: 3, sackOk: true });
+  // wscale 7: the scale reaches the receive auto-tuning ceiling (4 MiB), not just the initial 256 KiB.
+  t.like(sa, { flags: 'S.', seq: 0, ack: 1, mss: 1460, wscale: 7, sackOk: true });
   t.deepEqual(sa.ts![1], 500, 'echoes the peer timestamp');
   t.is(l.synQueue.size, 1);
   const c = [...l.synQueue][0];
@@ -32,7 +33,7 @@ test('active open: SYN-SENT -> ESTABLISHED; SYN offers MSS, window scale and tim
   const c = s.tcp.open({ host: '192.0.2.2', port: 40000, localPort: 8080 });
   t.is(c.state, 'SYN-SENT');
   const syn = s.next()!;
-  t.like(syn, { flags: 'S', seq: 0, mss: 1460, wscale: 3, win: 65535, sackOk: true });
+  t.like(syn, { flags: 'S', seq: 0, mss: 1460, wscale: 7, win: 65535, sackOk: true });
   t.truthy(syn.ts);
   s.inject({ flags: 'S.', seq: 0, ack: 1, win: 65535, mss: 1460 });
   t.is(c.state, 'ESTABLISHED');

@@ -158,6 +158,18 @@ export class ByteRing {
     this.length = 0;
   }
 
+  /**
+   * Raises `maxCapacity` (receive auto-tuning). Nothing moves now: storage grows as bytes arrive,
+   * keeping every byte (with `handsOut`, in new pieces: bytes handed out as views are never
+   * rewritten).
+   */
+  grow(maxCapacity: number): void {
+    if (!Number.isInteger(maxCapacity) || maxCapacity < this.maxCapacity) {
+      throw new RangeError(`ByteRing.grow: ${maxCapacity} is not an integer >= the capacity ${this.maxCapacity}`);
+    }
+    this.maxCapacity = maxCapacity;
+  }
+
   /** (handsOut) Stores bytes at logical position `pos`, appending pieces as needed. */
   private writePieces(pos: number, src: Uint8Array, offset: number, len: number): void {
     if (this.pieces === NO_PIECES) this.pieces = [];

@@ -4,8 +4,24 @@ import { CongestionControlFactory, CongestionControlName, NewReno, congestionCon
 export interface TcpConfig {
   /** Per-connection send buffer limit (allocated lazily). */
   sendBufferSize: number;
-  /** Per-connection receive buffer limit = the largest window we offer (allocated lazily). */
+  /**
+   * Per-connection receive buffer limit = the largest window we offer (allocated lazily). With
+   * `receiveAutoTune` it is the starting size, grown up to `receiveBufferMax` as the application
+   * shows it reads faster.
+   */
   receiveBufferSize: number;
+  /**
+   * Ceiling of receive auto-tuning (Linux tcp_rmem[2]); the window scale in our SYN is chosen to
+   * reach it. Ignored without `receiveAutoTune`. Raised to `receiveBufferSize` when that is larger
+   * and this was not given.
+   */
+  receiveBufferMax: number;
+  /**
+   * Dynamic right-sizing of the receive buffer (Linux tcp_moderate_rcvbuf): once per round trip,
+   * grow it to about twice what the application read in that round trip. Off: the buffer stays
+   * at `receiveBufferSize`.
+   */
+  receiveAutoTune: boolean;
   /** Offer window scaling (RFC 7323) in SYNs. */
   windowScaling: boolean;
   /** Offer timestamps (RFC 7323) in SYNs. */
@@ -60,6 +76,9 @@ export interface TcpConfig {
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   sendBufferSize: 256 * 1024,
   receiveBufferSize: 256 * 1024,
+  // Our ring holds payload only (no per-segment overhead as in Linux's 6 MiB tcp_rmem[2]): 4 MiB of window.
+  receiveBufferMax: 4 * 1024 * 1024,
+  receiveAutoTune: true,
   windowScaling: true,
   timestamps: true,
   sack: true,
@@ -95,8 +114,16 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   } else {
     c.congestionControl = congestionControlFactory(c.congestionControl, c.initialWindow);
   }
-  for (const k of ['sendBufferSize', 'receiveBufferSize'] as const) {
+  for (const k of ['sendBufferSize', 'receiveBufferSize', 'receiveBufferMax'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
+  }
+  if (typeof c.receiveAutoTune !== 'boolean') throw new TypeError(`TcpConfig.receiveAutoTune must be a boolean, got ${String(c.receiveAutoTune)}`);
+  if (c.receiveBufferMax < c.receiveBufferSize) {
+    if (partial.receiveBufferMax !== undefined && c.receiveAutoTune) {
+      throw new RangeError(`TcpConfig.receiveBufferMax (${c.receiveBufferMax}) must not be below receiveBufferSize (${c.receiveBufferSize})`);
+    }
+    // Only the default was below: an explicit larger size is simply not grown further.
+    c.receiveBufferMax = c.receiveBufferSize;
   }
   for (const k of ['initialRto', 'minRto', 'maxRto', 'timeWait', 'finWait2Timeout', 'delayedAck', 'userTimeout',
     'keepAliveIdle', 'keepAliveInterval'] as const) {

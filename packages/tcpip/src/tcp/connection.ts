@@ -15,6 +15,7 @@ import { ByteRing } from './byte-ring';
 import type { TcpConfig } from './config';
 import { CongestionControl, congestionControlFactory } from './congestion';
 import { TcpError, TcpErrorCode } from './errors';
+import { ReceiveTuner } from './receive-tuner';
 import { RttEstimator } from './rtt';
 import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
 import type { FifoItem, HeapItem } from './timer-heap';
@@ -93,6 +94,12 @@ const TLP_DELACK_ALLOWANCE = 200;
 const TLP_MIN_PTO = 10;
 /** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
 const RTX_LOG_SIZE = 64;
+
+/**
+ * Receive auto-tuning state of the connections that are growing their buffer, made when the first
+ * in-order data arrives. Kept off the connection object: an idle endpoint pays no field for it.
+ */
+const tuners = new WeakMap<TcpConnection, ReceiveTuner>();
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -284,7 +291,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.recoverPoint = iss;
     this.advMss = advMss;
     this.tsOffset = tsOffset;
-    this.rcvWscale = this.wantWscale ? wscaleFor(this.receiveBuffer.maxCapacity) : 0;
+    this.rcvWscale = this.wantWscale ? wscaleFor(this.receiveLimit()) : 0;
     this.state = 'SYN-SENT';
     this.sendSyn(now);
     this.sndNxt = seqAdd(iss, 1);
@@ -320,12 +327,18 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.io.reschedule(this);
   }
 
+  /** The largest receive buffer this connection may have: the window scale must reach it. */
+  private receiveLimit(): number {
+    const c = this.io.config;
+    return c.receiveAutoTune ? Math.max(c.receiveBufferMax, this.receiveBuffer.maxCapacity) : this.receiveBuffer.maxCapacity;
+  }
+
   private takeSynOptions(syn: TcpSegmentView): void {
     this.peerMss = syn.mss > 0 ? syn.mss : this.io.config.defaultMss;
     if (this.wantWscale && syn.wscale >= 0) {
       this.peerWscale = true;
       this.sndWscale = Math.min(syn.wscale, TCP_MAX_WSCALE);
-      if (this.state !== 'SYN-SENT') this.rcvWscale = wscaleFor(this.receiveBuffer.maxCapacity);
+      if (this.state !== 'SYN-SENT') this.rcvWscale = wscaleFor(this.receiveLimit());
     } else {
       this.peerWscale = false;
       this.sndWscale = 0;
@@ -442,6 +455,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     const now = this.nowFn();
     this.touchIdle(now);
     if (!this.isSynchronized() || this.finReceived) return;
+    if (this.io.config.receiveAutoTune) this.tuneReceiveBuffer(now);
     // Window update when the window opened by enough to matter (receiver SWS avoidance).
     const cur = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
     if (rb.free >= 2 * cur && rb.free - cur >= Math.min(rb.maxCapacity >>> 1, 2 * this.advMss)) {
@@ -804,6 +818,7 @@ export class TcpConnection implements HeapItem, FifoItem {
             return;
           }
           if (seg.payloadLength > this.rcvMss) this.rcvMss = Math.min(seg.payloadLength, this.advMss);
+          if (segSeq === this.rcvNxt && this.io.config.receiveAutoTune) this.receiveRttSample(seg, dataLen, now);
           this.acceptData(segSeq, buf, dataOff, dataLen, now);
           break;
         default:
@@ -965,6 +980,46 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.highRxt = seqMin(seqAdd(this.sndUna, this.effMss), this.sndMax);
     if (this.sacked.length > 0) this.sackRecovery(now);
     this.rtxAt = now + this.rtt.rto;
+  }
+
+  /** The largest receive buffer auto-tuning may reach: the ceiling, or what the window field can show. */
+  private tuneLimit(): number {
+    return Math.min(this.io.config.receiveBufferMax, 65535 << this.rcvWscale);
+  }
+
+  /** Receive-side round-trip sampling for auto-tuning, on in-order data (makes the tuner on first use). */
+  private receiveRttSample(seg: TcpSegmentView, len: number, now: number): void {
+    const rb = this.receiveBuffer;
+    // Nothing to tune once the buffer cannot grow.
+    if (rb.maxCapacity >= this.tuneLimit()) return;
+    let t = tuners.get(this);
+    if (t === undefined) {
+      // The first measure to beat: an initial window's worth (Linux starts from 10 segments).
+      t = new ReceiveTuner(Math.min(rb.maxCapacity, 10 * this.advMss), seqAdd(this.rcvNxt, -rb.length), now);
+      tuners.set(this, t);
+    }
+    if (this.tsEnabled) {
+      // A short segment may have waited for the application or Nagle: its echo says little.
+      if (seg.hasTimestamp && seg.tsEcr !== 0 && len >= this.rcvMss) t.tsSample(seg.tsEcr, this.tsDiff(seg.tsEcr));
+    } else {
+      t.windowSample(seqAdd(this.rcvNxt, len), this.rcvAdv, now);
+    }
+  }
+
+  /** Grows the receive buffer when the application read more in the last round trip than ever before. */
+  private tuneReceiveBuffer(now: number): void {
+    const rb = this.receiveBuffer;
+    const limit = this.tuneLimit();
+    if (rb.maxCapacity >= limit) return;
+    const t = tuners.get(this);
+    if (t === undefined) return;
+    const fallback = this.rtt.samples > 0 ? this.rtt.srtt : NaN;
+    const want = t.adjust(seqAdd(this.rcvNxt, -rb.length), now, fallback, this.advMss);
+    // Only ever grows: the window already advertised stays covered (RFC 7323 2.4: no shrinking).
+    if (want > rb.maxCapacity) {
+      rb.grow(Math.min(want, limit));
+      if (rb.maxCapacity >= limit) tuners.delete(this);
+    }
   }
 
   private acceptData(segSeq: SeqNum, buf: Uint8Array, off: number, len: number, now: number): void {
@@ -1462,8 +1517,15 @@ export class TcpConnection implements HeapItem, FifoItem {
     let wnd = cur;
     if (free - cur >= Math.min(rb.maxCapacity >>> 1, this.advMss) || free === rb.maxCapacity) wnd = free;
     const ws = this.rcvWscale;
-    let field = Math.min(wnd >>> ws, 65535);
-    if (seqLt(seqAdd(this.rcvNxt, field << ws), this.rcvAdv)) field = Math.min(Math.ceil(cur / (1 << ws)), 65535);
+    let field = Math.min(Math.min(wnd, free) >>> ws, 65535);
+    if (seqLt(seqAdd(this.rcvNxt, field << ws), this.rcvAdv)) {
+      // Keep the edge by rounding up, unless that unit does not fit in the buffer: then the edge
+      // retracts by less than a unit, as RFC 7323 2.4 allows (rcvAdv, the furthest edge, still
+      // decides acceptability). Promising it instead crept the edge a unit per ACK past the
+      // buffer, so a full buffer never showed a zero window and the peer timed out.
+      const up = Math.ceil(cur / (1 << ws));
+      if (up << ws <= free) field = Math.min(up, 65535);
+    }
     const edge = seqAdd(this.rcvNxt, field << ws);
     if (seqGt(edge, this.rcvAdv)) this.rcvAdv = edge;
     return field;
