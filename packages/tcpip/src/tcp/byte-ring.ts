@@ -18,6 +18,15 @@ function recycle(buf: Uint8Array | null): void {
   if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf);
 }
 
+/**
+ * The same for receive (handsOut) rings, whose storage must be a Buffer: a fresh 4 KiB Buffer per
+ * connection was 4 % of a short connection's CPU. Only storage no view was ever taken of comes
+ * here (small reads are copies, see `chunk`): a view would see the next connection's bytes.
+ */
+const spareViewable: Buffer[] = [];
+/** Reads up to this size are copied out (cheap, from Node's pool), so the storage stays reusable. */
+const COPY_MAX = 1024;
+
 export class ByteRing {
   private buf: Uint8Array | null = null;
   private head = 0;
@@ -25,6 +34,8 @@ export class ByteRing {
   length = 0;
   /** (handsOut) The storage index past the furthest byte written: what a move must keep. */
   private written = 0;
+  /** (handsOut) A view of the current storage was handed out: it may never be reused. */
+  private viewed = false;
 
   /**
    * `handsOut`: `view` may give bytes away as views of the storage (no copy). The storage is then
@@ -96,8 +107,7 @@ export class ByteRing {
     // Bytes past `length` (receive reassembly) stay where they are relative to the head.
     if (this.length === 0 && release) {
       this.head = 0;
-      if (!this.handsOut) recycle(this.buf);
-      this.buf = null;
+      this.drop();
     }
   }
 
@@ -110,16 +120,37 @@ export class ByteRing {
     if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`ByteRing.view: ${n} of ${this.length} bytes`);
     const buf = this.buf as Buffer | null;
     if (buf === null || n === 0) return Buffer.alloc(0);
+    this.viewed = true;
     return buf.subarray(this.head, this.head + n);
+  }
+
+  /**
+   * The first `n` stored bytes (n <= length) as a Buffer the caller may keep: a copy when small
+   * (the storage stays reusable), else a view (`view`). Only with `handsOut`.
+   */
+  chunk(n: number): Buffer {
+    if (n > COPY_MAX || !this.handsOut || !Number.isInteger(n) || n <= 0 || n > this.length) return this.view(n);
+    const out = Buffer.allocUnsafe(n);
+    out.set(this.buf!.subarray(this.head, this.head + n), 0);
+    return out;
   }
 
   /** Frees the storage (the content is lost). */
   release(): void {
-    // Storage that handed out views may still be read through them: it is never given to another ring.
-    if (!this.handsOut) recycle(this.buf);
-    this.buf = null;
+    this.drop();
     this.head = 0;
     this.length = 0;
+  }
+
+  /** Lets go of the storage, for the next ring when nothing can still read it. */
+  private drop(): void {
+    if (!this.handsOut) recycle(this.buf);
+    // Storage that handed out views may still be read through them: it is never given to another ring.
+    else if (!this.viewed && this.buf !== null && this.buf.length === MIN_ALLOCATION && spareViewable.length < MAX_SPARE) {
+      spareViewable.push(this.buf as Buffer);
+    }
+    this.buf = null;
+    this.viewed = false;
   }
 
   /**
@@ -133,8 +164,8 @@ export class ByteRing {
     let size = MIN_ALLOCATION;
     while (size < want && size < 2 * this.maxCapacity) size *= 2;
     if (size < needed) size = needed;
-    // Uninitialised memory: only bytes written since are ever read or handed out.
-    const next = Buffer.allocUnsafe(size);
+    // Uninitialised memory (or a spare's old bytes): only bytes written since are ever read or handed out.
+    const next = size === MIN_ALLOCATION && spareViewable.length > 0 ? spareViewable.pop()! : Buffer.allocUnsafe(size);
     const old = this.buf;
     if (old) {
       const keep = Math.min(this.written - this.head, this.maxCapacity, size);
@@ -143,6 +174,7 @@ export class ByteRing {
     } else {
       this.written = 0;
     }
+    this.drop();
     this.buf = next;
     this.head = 0;
   }

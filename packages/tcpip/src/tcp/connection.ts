@@ -430,8 +430,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   readBuffer(max = Infinity): Buffer | null {
     const n = Math.min(max, this.receiveBuffer.length);
     if (n <= 0) return null;
-    // A view, not a copy: the receive storage is never written below its head again.
-    const b = this.receiveBuffer.view(n);
+    // Large reads are views, not copies: the receive storage is never written below its head again.
+    const b = this.receiveBuffer.chunk(n);
     this.consumeReceived(n);
     return b;
   }
