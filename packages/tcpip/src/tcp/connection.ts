@@ -1077,8 +1077,9 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.rtxAt = this.delackAt = this.keepaliveAt = this.closeAt = this.idleAt = Infinity;
     this.sendBuffer.release();
     if (error || this.orphaned) this.receiveBuffer.release();
-    this.ooo.length = 0;
-    this.sacked.length = 0;
+    // Setting an array's length is a runtime call even when it changes nothing: most closes have nothing to clear.
+    if (this.ooo.length > 0) this.ooo.length = 0;
+    if (this.sacked.length > 0) this.sacked.length = 0;
     this.io.closed(this);
     const ev = this.events;
     if (ev?.onClose) ev.onClose(error);
