@@ -91,3 +91,15 @@ test('a new connection to a 4-tuple the server holds in TIME-WAIT opens at once:
   }
   t.is(a.tcp.stats.timeouts, 0, 'no SYN waited for a retransmission timeout');
 });
+
+test('host text: each connection goes to the host its text names (the last one parsed is remembered), bad text throws', (t) => {
+  const net = new FakeNet(1, { delay: 1 });
+  const a = net.addHost('192.0.2.1');
+  net.addHost('192.0.2.2');
+  net.addHost('192.0.2.3');
+  for (const host of ['192.0.2.2', '192.0.2.2', '192.0.2.3', '192.0.2.2', '192.0.2.3', '192.0.2.3']) {
+    t.is(a.tcp.open({ host, port: 80 }).remoteAddress, parseIpv4(host));
+  }
+  for (const host of ['', '192.0.2', '192.0.2.300', '192.0.2.3 ']) t.throws(() => a.tcp.open({ host, port: 80 }), { instanceOf: TypeError });
+  t.is(a.tcp.open({ host: '192.0.2.3', port: 81 }).remoteAddress, parseIpv4('192.0.2.3'), 'a throw leaves the remembered address alone');
+});

@@ -81,6 +81,28 @@ test('a finished exchange leaves no ring storage behind, on the passive closer a
   t.is(serverConn.sendBuffer.allocated + serverConn.receiveBuffer.allocated, 0, 'the active closer in TIME-WAIT');
 });
 
+test('receive storage reused by later connections never changes bytes the application still holds', async (t) => {
+  const { a, b, clock } = world();
+  const server = b.tcp.listen({ port: 7 });
+  const held: { buf: Buffer; value: number }[] = [];
+  // Each connection sends its own byte value; small messages are read as copies, large ones as views.
+  server.on('connection', (s: TcpSocket) => {
+    s.on('data', (d: Buffer) => held.push({ buf: d, value: d[0] }));
+    s.on('end', () => s.end());
+  });
+  for (let i = 0; i < 12; i++) {
+    const value = 0x10 + i;
+    const size = i % 3 === 0 ? 3000 : 32;
+    const sock = a.tcp.connect({ host: '192.0.2.2', port: 7 });
+    sock.on('data', () => {});
+    const closed = once(sock, 'close');
+    sock.end(Buffer.alloc(size, value));
+    await clock.drive(closed);
+  }
+  t.is(held.reduce((n, h) => n + h.buf.length, 0), 4 * 3000 + 8 * 32);
+  for (const h of held) t.true(h.buf.every((x) => x === h.value), `the bytes of connection ${h.value - 0x10} are intact`);
+});
+
 test('backpressure both ways: write() returns false, drain follows; a paused reader closes the window', async (t) => {
   const { a, b, clock } = world(2);
   const size = 3_000_000;

@@ -187,6 +187,59 @@ test('ByteRing: storage of a released ring is reused, zeroed, by the next ring',
   t.true(v.every((x) => x === 0xbb), 'a view handed out before release keeps its bytes');
 });
 
+test('ByteRing with handsOut: small reads are copies; storage is reused only if no view of it was handed out', (t) => {
+  // The piece holding the head (receive storage is a list of pieces; views come from the first).
+  const storage = (r: ByteRing) => (r as unknown as { pieces: Buffer[] }).pieces[0] ?? null;
+  const fill = (r: ByteRing, n: number, v: number) => r.append(new Uint8Array(n).fill(v), 0, n);
+  // A small read is a copy: the storage goes back when the ring is emptied at the end, the copy keeps its bytes.
+  const a = new ByteRing(65536, true);
+  fill(a, 32, 0x11);
+  const first = storage(a)!;
+  const small = a.chunk(32);
+  t.not(small.buffer, first.buffer, 'a copy, not a view');
+  a.consume(32, true);
+  const b = new ByteRing(65536, true);
+  fill(b, 2000, 0x22);
+  t.is(storage(b), first, 'the next receive ring starts with the same storage');
+  t.deepEqual([...b.chunk(3)], [0x22, 0x22, 0x22]);
+  t.true(small.every((x) => x === 0x11), 'the copy kept its bytes');
+  // A large read is a view: that storage is never given to another ring, whichever way it is let go.
+  const viewed: { view: Buffer; value: number }[] = [];
+  const c = new ByteRing(65536, true);
+  fill(c, 2000, 0x33);
+  const big = c.chunk(2000);
+  t.is(big.buffer, storage(c)!.buffer, 'a view');
+  viewed.push({ view: big, value: 0x33 });
+  c.consume(2000, true);
+  const d = new ByteRing(65536, true);
+  fill(d, 10, 0x44);
+  viewed.push({ view: d.view(5), value: 0x44 });
+  d.release();
+  const e = new ByteRing(65536, true);
+  fill(e, 100, 0x55);
+  viewed.push({ view: e.view(100), value: 0x55 });
+  e.consume(100);
+  fill(e, 8000, 0x56); // on into a second piece; the viewed first one is left to its view
+  e.release();
+  for (let i = 0; i < 8; i++) {
+    const r = new ByteRing(65536, true);
+    fill(r, 1000, 0x66);
+    for (const v of viewed) t.not(storage(r)!.buffer, v.view.buffer);
+  }
+  for (const v of viewed) t.true(v.view.every((x) => x === v.value), 'a view kept its bytes');
+  // A first piece the head passed without any view taken is reused.
+  const f = new ByteRing(65536, true);
+  fill(f, 5000, 0x77);
+  const small2 = storage(f)!;
+  t.is(small2.length, 4096);
+  f.consume(4096);
+  const g = new ByteRing(65536, true);
+  fill(g, 1, 0x79);
+  t.is(storage(g), small2);
+  t.deepEqual([...f.chunk(3)], [0x77, 0x77, 0x77], 'the ring kept its other bytes');
+  t.throws(() => new ByteRing(10).chunk(1), { instanceOf: Error });
+});
+
 test('TimerHeap orders by deadline and supports move/remove', (t) => {
   const h = new TimerHeap<{ deadline: number; heapIndex: number; id: number }>();
   const rng = new Rng(9);

@@ -29,6 +29,15 @@ function recycle(buf: Uint8Array | null): void {
   if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf);
 }
 
+/**
+ * The same for receive (handsOut) rings, whose storage must be a Buffer: a fresh 4 KiB Buffer per
+ * connection was 4 % of a short connection's CPU. Only storage no view was ever taken of comes
+ * here (small reads are copies, see `chunk`): a view would see the next connection's bytes.
+ */
+const spareViewable: Buffer[] = [];
+/** Reads up to this size are copied out (cheap, from Node's pool), so the storage stays reusable. */
+const COPY_MAX = 1024;
+
 export class ByteRing {
   private buf: Uint8Array | null = null;
   private head = 0;
@@ -38,6 +47,8 @@ export class ByteRing {
   private pieces: Buffer[] = NO_PIECES;
   /** (handsOut) Bytes in `pieces`. */
   private stored = 0;
+  /** (handsOut) A view of pieces[0] was handed out: it may never be reused (views come from it only). */
+  private firstViewed = false;
 
   /**
    * `handsOut`: `view` may give bytes away as views of the storage (no copy). The storage is then
@@ -113,7 +124,7 @@ export class ByteRing {
       while (pieces.length > 0 && this.head >= pieces[0].length) {
         this.head -= pieces[0].length;
         this.stored -= pieces[0].length;
-        pieces.shift();
+        this.dropFirstPiece();
       }
     } else if (this.buf) {
       this.head += n;
@@ -133,7 +144,10 @@ export class ByteRing {
     if (!Number.isInteger(n) || n < 0 || n > this.length) throw new RangeError(`ByteRing.view: ${n} of ${this.length} bytes`);
     if (n === 0) return Buffer.alloc(0);
     const first = this.pieces[0];
-    if (this.head + n <= first.length) return first.subarray(this.head, this.head + n);
+    if (this.head + n <= first.length) {
+      this.firstViewed = true;
+      return first.subarray(this.head, this.head + n);
+    }
     const copy = Buffer.allocUnsafe(n);
     this.copyPieces(0, copy, 0, n);
     return copy;
@@ -145,17 +159,39 @@ export class ByteRing {
     return Math.min(this.length, this.pieces[0].length - this.head);
   }
 
+  /**
+   * The first `n` stored bytes (n <= length) as a Buffer the caller may keep: a copy when small
+   * (the storage stays reusable), else a view (`view`). Only with `handsOut`.
+   */
+  chunk(n: number): Buffer {
+    if (n > COPY_MAX || !this.handsOut || !Number.isInteger(n) || n <= 0 || n > this.length) return this.view(n);
+    const out = Buffer.allocUnsafe(n);
+    this.copyPieces(0, out, 0, n);
+    return out;
+  }
+
   /** Frees the storage (the content is lost). */
   release(): void {
     // Storage that handed out views may still be read through them: it is never given to another ring.
     if (!this.handsOut) recycle(this.buf);
     this.buf = null;
     if (this.handsOut) {
+      if (this.pieces.length > 0) this.dropFirstPiece();
       this.pieces = NO_PIECES;
       this.stored = 0;
     }
     this.head = 0;
     this.length = 0;
+  }
+
+  /**
+   * (handsOut) Lets go of pieces[0]: to the next receive ring when no view of it was ever taken
+   * (only the first, small piece of a connection is worth keeping), else to the views.
+   */
+  private dropFirstPiece(): void {
+    const p = this.pieces.shift()!;
+    if (!this.firstViewed && p.length === MIN_ALLOCATION && spareViewable.length < MAX_SPARE) spareViewable.push(p);
+    this.firstViewed = false;
   }
 
   /**
@@ -180,8 +216,8 @@ export class ByteRing {
     while (room < end) {
       // Small first pieces for connections that receive little; then PIECE each.
       const size = pieces.length === 0 ? MIN_ALLOCATION : Math.min(PIECE, 2 * pieces[pieces.length - 1].length);
-      // Uninitialised memory: only bytes written since are ever read or handed out.
-      pieces.push(Buffer.allocUnsafe(size));
+      // Uninitialised memory (or a spare's old bytes): only bytes written since are ever read or handed out.
+      pieces.push(size === MIN_ALLOCATION && spareViewable.length > 0 ? spareViewable.pop()! : Buffer.allocUnsafe(size));
       this.stored += size;
       room += size;
     }

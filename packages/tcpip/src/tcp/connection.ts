@@ -443,8 +443,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   readBuffer(max = Infinity): Buffer | null {
     const n = Math.min(max, this.receiveBuffer.length);
     if (n <= 0) return null;
-    // A view, not a copy: the receive storage is never written below its head again.
-    const b = this.receiveBuffer.view(n);
+    // Large reads are views, not copies: the receive storage is never written below its head again.
+    const b = this.receiveBuffer.chunk(n);
     this.consumeReceived(n);
     return b;
   }
@@ -1132,8 +1132,9 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.rtxAt = this.delackAt = this.keepaliveAt = this.closeAt = this.idleAt = Infinity;
     this.sendBuffer.release();
     if (error || this.orphaned) this.receiveBuffer.release();
-    this.ooo.length = 0;
-    this.sacked.length = 0;
+    // Setting an array's length is a runtime call even when it changes nothing: most closes have nothing to clear.
+    if (this.ooo.length > 0) this.ooo.length = 0;
+    if (this.sacked.length > 0) this.sacked.length = 0;
     this.io.closed(this);
     const ev = this.events;
     if (ev?.onClose) ev.onClose(error);

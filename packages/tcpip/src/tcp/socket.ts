@@ -159,7 +159,8 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
   // --- TcpConnectionEvents (called inside the stack: defer)
   onConnect(): void { this.post(EV_CONNECT); }
   onData(): void { this.post(EV_DATA); }
-  onWritable(): void { this.post(EV_WRITABLE); }
+  // Only a write waiting for space needs the wake-up: a later write sees the freed space itself.
+  onWritable(): void { if (this.pendingChunk !== null) this.post(EV_WRITABLE); }
   onEnd(): void { this.post(EV_END); }
   onTimeout(): void { this.post(EV_TIMEOUT); }
   onClose(error: TcpError | null): void {

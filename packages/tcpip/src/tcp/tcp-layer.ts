@@ -717,8 +717,19 @@ export class TcpLayer implements TcpConnectionIo {
 
 const NO_OFFLOAD = Object.freeze({ tx: false, rx: false });
 
+// The last address text parsed, and its value: a client connecting again and again to one host
+// (the common case) parses the text once instead of running a regular expression per connection.
+let lastAddressText: string | null = null;
+let lastAddress = 0 as Ipv4Address;
+
 function toAddress(v: Ipv4Address | string, name: string): Ipv4Address {
-  if (typeof v === 'string') return parseIpv4(v);
+  if (typeof v === 'string') {
+    if (v !== lastAddressText) {
+      lastAddress = parseIpv4(v); // throws on bad text, leaving the cache as it was
+      lastAddressText = v;
+    }
+    return lastAddress;
+  }
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new TypeError(`${name} must be an IPv4 address`);
   return v;
 }
