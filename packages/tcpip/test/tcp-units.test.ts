@@ -311,7 +311,7 @@ test('NewReno: initial window, slow start, congestion avoidance, loss, timeout',
   cc.onAck(1460, 14600, 0, -1);
   t.is(cc.cwnd, 16060, 'slow start: +1 MSS per ACK of a full segment');
   cc.onAck(5000, 16060, 0, -1);
-  t.is(cc.cwnd, 17520, 'ABC L=1: at most one MSS per ACK');
+  t.is(cc.cwnd, 18980, 'ABC L=2 (RFC 3465): at most two MSS per ACK');
   cc.onCongestionEvent(20000, 0);
   t.is(cc.ssthresh, 10000);
   t.is(cc.cwnd, 10000);
@@ -322,10 +322,20 @@ test('NewReno: initial window, slow start, congestion avoidance, loss, timeout',
   cc.onRetransmitTimeout(8000, 0);
   t.is(cc.cwnd, 1460);
   t.is(cc.ssthresh, 4000);
+  cc.onAck(2920, 1460, 0, -1);
+  t.is(cc.cwnd, 2920, 'slow start after a timeout: L=1, one MSS for an ACK of two');
+  cc.onAck(2920, 2920, 0, -1);
+  t.is(cc.cwnd, 4380, 'still L=1 until ssthresh');
   cc.onCongestionEvent(1000, 0);
   t.is(cc.ssthresh, 2920, 'never below 2 MSS');
   cc.onRecoveryExit(500, 0);
   t.is(cc.cwnd, 1960, 'exit: min(ssthresh, flight + MSS)');
+  // A fast recovery ends the timeout's slow start: below ssthresh again, L is 2.
+  cc.onCongestionEvent(20000, 0);
+  cc.onRecoveryExit(1460, 0);
+  t.is(cc.cwnd, 2920);
+  cc.onAck(5000, 2920, 0, -1);
+  t.is(cc.cwnd, 5840, 'L=2 once the timeout is behind');
 });
 
 test('RFC 6528 ISNs: keyed per 4-tuple, advancing with the clock', (t) => {

