@@ -187,6 +187,28 @@ test('ByteRing: storage of a released ring is reused, zeroed, by the next ring',
   t.true(v.every((x) => x === 0xbb), 'a view handed out before release keeps its bytes');
 });
 
+test('ByteRing: reused storage is zero where any earlier ring wrote, wrapped or not', (t) => {
+  const buf = (r: ByteRing) => (r as unknown as { buf: Uint8Array | null }).buf!;
+  // Wraps around the 4 KiB storage: bytes at both ends.
+  const a = new ByteRing(4096);
+  a.append(new Uint8Array(3000).fill(0xcc), 0, 3000);
+  a.consume(3000);
+  a.append(new Uint8Array(2000).fill(0xdd), 0, 2000);
+  const storage = buf(a);
+  a.release();
+  // Bytes placed past `length` (as reassembly does) count too.
+  const b = new ByteRing(4096);
+  t.is(b.allocated, 0);
+  b.writeAt(4000, new Uint8Array(50).fill(0xee), 0, 50);
+  t.is(buf(b), storage, 'the same storage');
+  t.true(buf(b).subarray(0, 4000).every((x) => x === 0), 'the wrapped ring left nothing');
+  b.release();
+  const c = new ByteRing(4096);
+  c.append(Uint8Array.of(1), 0, 1);
+  t.is(buf(c), storage);
+  t.true(buf(c).subarray(1).every((x) => x === 0), 'nothing past length shows through');
+});
+
 test('ByteRing with handsOut: small reads are copies; storage is reused only if no view of it was handed out', (t) => {
   // The piece holding the head (receive storage is a list of pieces; views come from the first).
   const storage = (r: ByteRing) => (r as unknown as { pieces: Buffer[] }).pieces[0] ?? null;

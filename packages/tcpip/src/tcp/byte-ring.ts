@@ -25,8 +25,13 @@ const PIECE = 65536;
 /** Shared by every ring that holds no pieces (send rings, idle connections): no array each. */
 const NO_PIECES: Buffer[] = [];
 
-function recycle(buf: Uint8Array | null): void {
-  if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf);
+/**
+ * Gives `buf` to the spares, zeroed up to `dirty` (the bytes ever written into it): no byte of
+ * another connection can ever show through, and a short connection's 32 bytes do not cost a
+ * 4 KiB fill.
+ */
+function recycle(buf: Uint8Array | null, dirty: number): void {
+  if (buf !== null && buf.length === MIN_ALLOCATION && spare.length < MAX_SPARE) spare.push(buf.fill(0, 0, dirty));
 }
 
 /**
@@ -41,6 +46,8 @@ const COPY_MAX = 1024;
 export class ByteRing {
   private buf: Uint8Array | null = null;
   private head = 0;
+  /** buf[0..dirty) may hold bytes written since it was zeroed (the rest is zero). */
+  private dirty = 0;
   /** Bytes from the head that are valid and contiguous. */
   length = 0;
   /** (handsOut) The storage, in order: pieces[0] holds the head (at `head`). */
@@ -93,7 +100,10 @@ export class ByteRing {
     if (at >= cap) at -= cap;
     const first = Math.min(len, cap - at);
     buf.set(src.subarray(offset, offset + first), at);
-    if (first < len) buf.set(src.subarray(offset + first, offset + len), 0);
+    if (first < len) {
+      buf.set(src.subarray(offset + first, offset + len), 0);
+      this.dirty = cap;
+    } else if (at + first > this.dirty) this.dirty = at + first;
   }
 
   /** Copies `len` bytes starting at logical position `pos` into dst[dstOffset..]. */
@@ -173,8 +183,9 @@ export class ByteRing {
   /** Frees the storage (the content is lost). */
   release(): void {
     // Storage that handed out views may still be read through them: it is never given to another ring.
-    if (!this.handsOut) recycle(this.buf);
+    if (!this.handsOut) recycle(this.buf, this.dirty);
     this.buf = null;
+    this.dirty = 0;
     if (this.handsOut) {
       if (this.pieces.length > 0) this.dropFirstPiece();
       this.pieces = NO_PIECES;
@@ -257,8 +268,8 @@ export class ByteRing {
     let size = this.buf ? this.buf.length : MIN_ALLOCATION;
     while (size < needed) size *= 2;
     if (size > this.maxCapacity) size = Math.max(this.maxCapacity, needed);
-    // A recycled buffer is zeroed: no byte of another connection can ever show through.
-    const next = size === MIN_ALLOCATION && spare.length > 0 ? spare.pop()!.fill(0) : new Uint8Array(size);
+    // A spare was zeroed when it was given back (`recycle`).
+    const next = size === MIN_ALLOCATION && spare.length > 0 ? spare.pop()! : new Uint8Array(size);
     const old = this.buf;
     if (old) {
       // Keep everything up to the furthest position that may hold data (reassembly may sit past `length`).
@@ -266,7 +277,8 @@ export class ByteRing {
       const first = old.length - this.head;
       next.set(old.subarray(this.head), 0);
       if (first < keep) next.set(old.subarray(0, keep - first), first);
-      recycle(old);
+      recycle(old, this.dirty);
+      this.dirty = keep;
     }
     this.buf = next;
     this.head = 0;

@@ -95,11 +95,6 @@ const TLP_MIN_PTO = 10;
 /** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
 const RTX_LOG_SIZE = 64;
 
-/**
- * Receive auto-tuning state of the connections that are growing their buffer, made when the first
- * in-order data arrives. Kept off the connection object: an idle endpoint pays no field for it.
- */
-const tuners = new WeakMap<TcpConnection, ReceiveTuner>();
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
@@ -235,6 +230,12 @@ export class TcpConnection implements HeapItem, FifoItem {
    * retransmissions): a ring of [start, end, SND.MAX when sent, time sent], allocated once.
    */
   private rtxLog: number[] | null = null;
+  /**
+   * Receive auto-tuning state while the buffer may still grow, made when the first in-order data
+   * arrives. A field, not a WeakMap keyed by the connection: one entry per short connection made
+   * the collector trace ephemerons and cost ~5 % of a connection's CPU, for one word per endpoint.
+   */
+  private tuner: ReceiveTuner | null = null;
   private rtxHead = 0;
   private rtxCount = 0;
   /** Retransmissions found lost (data sent after them was SACKed) and sent again. */
@@ -992,11 +993,11 @@ export class TcpConnection implements HeapItem, FifoItem {
     const rb = this.receiveBuffer;
     // Nothing to tune once the buffer cannot grow.
     if (rb.maxCapacity >= this.tuneLimit()) return;
-    let t = tuners.get(this);
-    if (t === undefined) {
+    let t = this.tuner;
+    if (t === null) {
       // The first measure to beat: an initial window's worth (Linux starts from 10 segments).
       t = new ReceiveTuner(Math.min(rb.maxCapacity, 10 * this.advMss), seqAdd(this.rcvNxt, -rb.length), now);
-      tuners.set(this, t);
+      this.tuner = t;
     }
     if (this.tsEnabled) {
       // A short segment may have waited for the application or Nagle: its echo says little.
@@ -1011,14 +1012,14 @@ export class TcpConnection implements HeapItem, FifoItem {
     const rb = this.receiveBuffer;
     const limit = this.tuneLimit();
     if (rb.maxCapacity >= limit) return;
-    const t = tuners.get(this);
-    if (t === undefined) return;
+    const t = this.tuner;
+    if (t === null) return;
     const fallback = this.rtt.samples > 0 ? this.rtt.srtt : NaN;
     const want = t.adjust(seqAdd(this.rcvNxt, -rb.length), now, fallback, this.advMss);
     // Only ever grows: the window already advertised stays covered (RFC 7323 2.4: no shrinking).
     if (want > rb.maxCapacity) {
       rb.grow(Math.min(want, limit));
-      if (rb.maxCapacity >= limit) tuners.delete(this);
+      if (rb.maxCapacity >= limit) this.tuner = null;
     }
   }
 
