@@ -41,6 +41,20 @@ test('push refuses frames longer than a slot', (t) => {
   t.is(ring.size, 0);
 });
 
+test('push copies exactly the frame out of a longer buffer, whether it fits a slot whole or not', (t) => {
+  const ring = new FrameRing({ slots: 4, slotSize: 1518 });
+  const fill = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
+  // A pooled buffer a little longer than the frame (copied whole), one longer than the slot, one far longer than the frame.
+  const cases: [Uint8Array, number][] = [[fill(1518, 1), 1400], [fill(4000, 2), 1500], [fill(1518, 3), 200], [fill(1500, 4), 129]];
+  for (const [buf, n] of cases) t.true(ring.push(buf, n, 0));
+  for (const [buf, n] of cases) {
+    const f = ring.peek()!;
+    t.is(f.length, n);
+    t.deepEqual(f.data.subarray(0, n), buf.subarray(0, n));
+    ring.release();
+  }
+});
+
 test('peek hands out the same view objects: no allocation per frame', (t) => {
   const ring = new FrameRing({ slots: 2, slotSize: 64 });
   const seen = new Set<object>();

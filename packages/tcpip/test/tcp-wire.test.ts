@@ -113,6 +113,29 @@ test('SYN option layout matches Linux (MSS, SACK-permitted, timestamps, NOP, win
   t.throws(() => writeTcpOptions(b, 0, o), { instanceOf: RangeError });
 });
 
+test('timestamps-only options (the direct fast path): Linux layout, and a reused view keeps nothing of the segment before', (t) => {
+  const o = new TcpOptionSet();
+  o.hasTimestamp = true; o.tsVal = 0xfedcba98; o.tsEcr = 0x80000001;
+  const buf = new Uint8Array(32);
+  writeTcpHeader(buf, 0, { srcPort: 1, dstPort: 2, seq: 3, ack: 4, flags: TCP_ACK, window: 5 }, 12);
+  t.is(writeTcpOptions(buf, 20, o), 12);
+  t.deepEqual([...buf.subarray(20, 32)], [1, 1, 8, 10, 0xfe, 0xdc, 0xba, 0x98, 0x80, 0, 0, 1]);
+  const syn = new Uint8Array(60);
+  const so = new TcpOptionSet();
+  so.mss = 1460; so.sackPermitted = true; so.wscale = 7; so.sackCount = 1; so.sackBlocks[0] = 9; so.sackBlocks[1] = 10;
+  writeTcpHeader(syn, 0, { srcPort: 1, dstPort: 2, seq: 3, ack: 0, flags: TCP_SYN, window: 5 }, tcpOptionsLength(so));
+  writeTcpOptions(syn, 20, so);
+  const v = new TcpSegmentView();
+  t.is(parseTcp(syn, 0, 20 + tcpOptionsLength(so), v), null);
+  t.like(v, { mss: 1460, wscale: 7, sackPermitted: true, sackCount: 1, hasTimestamp: false });
+  t.is(parseTcp(buf, 0, 32, v), null);
+  t.like(v, { mss: -1, wscale: -1, sackPermitted: false, sackCount: 0, hasTimestamp: true, tsVal: 0xfedcba98, tsEcr: 0x80000001, seq: 3, ack: 4 });
+  // The same bytes behind a different kind (SACK-permitted + TS, as in a SYN) take the general walk.
+  buf[20] = 4; buf[21] = 2;
+  t.is(parseTcp(buf, 0, 32, v), null);
+  t.like(v, { sackPermitted: true, hasTimestamp: true, tsVal: 0xfedcba98 });
+});
+
 test('flags format tcpdump style', (t) => {
   t.is(formatTcpFlags(TCP_SYN), 'S');
   t.is(formatTcpFlags(TCP_SYN | TCP_ACK), 'S.');

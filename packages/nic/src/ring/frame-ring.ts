@@ -268,6 +268,10 @@ function copyPrefix(src: Uint8Array, dst: Uint8Array, length: number): void {
   // Short frames: a loop beats creating a subarray for set().
   if (length <= 128) {
     for (let i = 0; i < length; i++) dst[i] = src[i];
+  } else if (src.length <= dst.length && src.length - length <= 1024) {
+    // A pooled frame buffer a little longer than the frame: copying its tail too (bytes past
+    // `length` in a slot mean nothing) costs less than the subarray view, garbage per frame.
+    dst.set(src);
   } else {
     dst.set(src.subarray(0, length));
   }

@@ -572,6 +572,7 @@ export class Ipv4Layer {
   // ---- path MTU ----
 
   private learnedPmtu(dst: Ipv4Address): number {
+    if (this.pmtu.size === 0) return 65535; // the usual case: no Map look-up per datagram sent
     const e = this.pmtu.get(dst);
     if (e === undefined) return 65535;
     if (e.expiresAt <= this.stack.clock.now()) { this.pmtu.delete(dst); return 65535; }

@@ -189,6 +189,8 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly isn: IsnGenerator;
   /** Demux: hash of the 4-tuple -> the first connection of its chain (`demuxNext`). */
   private readonly conns = new Map<number, TcpConnection>();
+  /** The connection `lookup` found last; cleared when it leaves the demux (unlink). */
+  private lastLookup: TcpConnection | null = null;
   private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
@@ -467,8 +469,9 @@ export class TcpLayer implements TcpConnectionIo {
     w.srcPort = conn.localPort;
     w.dstPort = conn.remotePort;
     w.flags = flags;
-    w.seq = seqNo;
-    w.ack = flags & TCP_ACK ? ackNo : 0;
+    // As int32 (same bytes on the wire): a V8 small integer, never boxed on its way to the header writer.
+    w.seq = seqNo | 0;
+    w.ack = flags & TCP_ACK ? ackNo | 0 : 0;
     w.window = window;
     w.options = options;
     w.optionsLength = options ? tcpOptionsLength(options) : 0;
@@ -585,15 +588,23 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | null {
+    // A run of segments of one connection (bulk) skips the hash and the Map: the last hit is kept while it is linked.
+    const last = this.lastLookup;
+    if (last !== null && last.localPort === localPort && last.remotePort === remotePort && last.remoteAddress === remote &&
+        last.localAddress === local) return last;
     let c = this.conns.get(demuxKey(this.demuxSalt, local, localPort, remote, remotePort));
     for (; c; c = c.demuxNext!) {
-      if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) return c;
+      if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) {
+        this.lastLookup = c;
+        return c;
+      }
     }
     return null;
   }
 
   /** Takes a connection out of its demux chain; false if it was not in it. */
   private unlink(conn: TcpConnection): boolean {
+    if (this.lastLookup === conn) this.lastLookup = null;
     const head = this.conns.get(conn.demuxKey);
     if (head === conn) {
       if (conn.demuxNext) this.conns.set(conn.demuxKey, conn.demuxNext); else this.conns.delete(conn.demuxKey);
@@ -659,12 +670,12 @@ export class TcpLayer implements TcpConnectionIo {
     w.window = 0;
     if (seg.flags & TCP_ACK) {
       w.flags = TCP_RST;
-      w.seq = seg.ack;
+      w.seq = seg.ack | 0; // int32, as in transmit: the fields stay small integers
       w.ack = 0;
     } else {
       w.flags = TCP_RST | TCP_ACK;
       w.seq = 0;
-      w.ack = (seg.seq + seg.payloadLength + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0)) >>> 0;
+      w.ack = (seg.seq + seg.payloadLength + (seg.flags & TCP_SYN ? 1 : 0) + (seg.flags & TCP_FIN ? 1 : 0)) | 0;
     }
     const o = this.sendOpts;
     o.dst = info.src;

@@ -99,6 +99,15 @@ export function parseTcp(buf: Uint8Array, offset: number, length: number, out: T
   out.urgent = (buf[b + 18] << 8) | buf[b + 19];
   out.payloadOffset = b + dataOffset;
   out.payloadLength = length - dataOffset;
+  // The usual layout of an established connection's segment: NOP NOP TS(10) alone (RFC 7323 appendix A),
+  // read directly as Linux and lwIP do; anything else takes the general walk (same result).
+  if (dataOffset === 32 && buf[b + 20] === TCP_OPT_NOP && buf[b + 21] === TCP_OPT_NOP &&
+      buf[b + 22] === TCP_OPT_TIMESTAMP && buf[b + 23] === 10) {
+    out.hasTimestamp = true;
+    out.tsVal = ((buf[b + 24] << 24) | (buf[b + 25] << 16) | (buf[b + 26] << 8) | buf[b + 27]) >>> 0;
+    out.tsEcr = ((buf[b + 28] << 24) | (buf[b + 29] << 16) | (buf[b + 30] << 8) | buf[b + 31]) >>> 0;
+    return null;
+  }
   return parseTcpOptions(buf, b + TCP_HEADER_LENGTH, dataOffset - TCP_HEADER_LENGTH, out);
 }
 
@@ -164,6 +173,15 @@ export function tcpOptionsLength(o: TcpOptionSet): number {
 
 /** Writes the options at buf[offset..]; returns the bytes written (= tcpOptionsLength). Throws if they exceed 40 bytes. */
 export function writeTcpOptions(buf: Uint8Array, offset: number, o: TcpOptionSet): number {
+  // Every segment of an established connection with timestamps: NOP NOP TS, written directly.
+  if (o.hasTimestamp && o.mss < 0 && o.wscale < 0 && o.sackCount === 0 && !o.sackPermitted) {
+    // (Bytes written here, not by a call: a value above 2^31 passed to one is boxed.)
+    const v = o.tsVal, e = o.tsEcr;
+    buf[offset] = TCP_OPT_NOP; buf[offset + 1] = TCP_OPT_NOP; buf[offset + 2] = TCP_OPT_TIMESTAMP; buf[offset + 3] = 10;
+    buf[offset + 4] = v >>> 24; buf[offset + 5] = (v >>> 16) & 0xff; buf[offset + 6] = (v >>> 8) & 0xff; buf[offset + 7] = v & 0xff;
+    buf[offset + 8] = e >>> 24; buf[offset + 9] = (e >>> 16) & 0xff; buf[offset + 10] = (e >>> 8) & 0xff; buf[offset + 11] = e & 0xff;
+    return 12;
+  }
   const total = tcpOptionsLength(o);
   if (total > 40) throw new RangeError(`TCP options need ${total} bytes, at most 40 fit`);
   let i = offset;
