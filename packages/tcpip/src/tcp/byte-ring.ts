@@ -236,15 +236,7 @@ export class ByteRing {
     let i = pieces.length - 1;
     let start = room - pieces[i].length;
     while (start > pos) start -= pieces[--i].length;
-    let at = pos - start;
-    while (len > 0) {
-      const p = pieces[i++];
-      const n = Math.min(len, p.length - at);
-      p.set(src.subarray(offset, offset + n), at);
-      offset += n;
-      len -= n;
-      at = 0;
-    }
+    this.movePieces(i, pos - start, src, offset, len, true);
   }
 
   /** (handsOut) Copies `len` bytes from logical position `pos` into dst[dstOffset..]. */
@@ -253,11 +245,18 @@ export class ByteRing {
     let i = 0;
     let at = this.head + pos;
     while (at >= pieces[i].length) at -= pieces[i++].length;
+    this.movePieces(i, at, dst, dstOffset, len, false);
+  }
+
+  /** (handsOut) Copies `len` bytes between `other` and the pieces from piece `i` at `at` on: into them when `into`, else out. */
+  private movePieces(i: number, at: number, other: Uint8Array, offset: number, len: number, into: boolean): void {
+    const pieces = this.pieces;
     while (len > 0) {
       const p = pieces[i++];
       const n = Math.min(len, p.length - at);
-      dst.set(p.subarray(at, at + n), dstOffset);
-      dstOffset += n;
+      if (into) p.set(other.subarray(offset, offset + n), at);
+      else other.set(p.subarray(at, at + n), offset);
+      offset += n;
       len -= n;
       at = 0;
     }
