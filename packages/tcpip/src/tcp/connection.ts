@@ -95,7 +95,6 @@ const TLP_MIN_PTO = 10;
 /** Recovery retransmissions remembered for lost-retransmission detection (RFC 8985 6). */
 const RTX_LOG_SIZE = 64;
 
-
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
 
