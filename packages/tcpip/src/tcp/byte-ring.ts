@@ -138,7 +138,7 @@ export class ByteRing {
       }
     } else if (this.buf) {
       this.head += n;
-      if (this.head >= this.buf.length && !this.handsOut) this.head -= this.buf.length;
+      if (this.head >= this.buf.length) this.head -= this.buf.length;
     }
     // Bytes past `length` (receive reassembly) stay where they are relative to the head.
     if (this.length === 0 && release) this.release();

@@ -1272,13 +1272,10 @@ export class TcpConnection implements HeapItem, FifoItem {
     const r = this.sacked;
     if (log === null || r.length === 0) return;
     const top = r[r.length - 1] as SeqNum;
-    while (this.rtxCount > 0) {
-      const k = 4 * this.rtxHead;
-      const end = log[k + 1] as SeqNum;
-      if (seqLe(end, this.sndUna) || !seqGt(top, log[k + 2] as SeqNum)) {
-        if (seqLe(end, this.sndUna)) { this.popRetransmit(); continue; }
-        break; // nothing sent after it has arrived yet (later ones were sent later still)
-      }
+    for (;;) {
+      this.forgetAckedRetransmits(log);
+      // Stop at one that nothing sent after it has reached the peer (later ones were sent later still).
+      if (this.rtxCount === 0 || !seqGt(top, log[4 * this.rtxHead + 2] as SeqNum)) break;
       if (this.resendLogged(now)) this.lostRetransmits++;
     }
   }
@@ -1314,7 +1311,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   private armRecoveryProbe(now: number): void {
     const log = this.rtxLog;
     if (log === null || this.rtt.samples === 0) return;
-    while (this.rtxCount > 0 && seqLe(log[4 * this.rtxHead + 1] as SeqNum, this.sndUna)) this.popRetransmit();
+    this.forgetAckedRetransmits(log);
     if (this.rtxCount === 0) return;
     const due = Math.max(now, log[4 * this.rtxHead + 3] + Math.max(this.rtt.srtt * 1.25, TLP_MIN_PTO));
     const rto = this.rtxAt === this.tlpAt ? this.probeRtoAt : this.rtxAt;
@@ -1327,6 +1324,11 @@ export class TcpConnection implements HeapItem, FifoItem {
   private popRetransmit(): void {
     this.rtxHead = (this.rtxHead + 1) % RTX_LOG_SIZE;
     this.rtxCount--;
+  }
+
+  /** Drops the logged retransmissions, oldest first, that SND.UNA has passed. */
+  private forgetAckedRetransmits(log: number[]): void {
+    while (this.rtxCount > 0 && seqLe(log[4 * this.rtxHead + 1] as SeqNum, this.sndUna)) this.popRetransmit();
   }
 
   // ------------------------------------------------------------------ SACK (RFC 2018, 2883, 6675)
@@ -1684,13 +1686,13 @@ export class TcpConnection implements HeapItem, FifoItem {
   private onProbeTimeout(now: number): void {
     if (this.sndUna === this.sndMax || !this.isSynchronized()) return;
     if (this.inRecovery) {
-      while (this.rtxCount > 0 && seqLe((this.rtxLog as number[])[4 * this.rtxHead + 1] as SeqNum, this.sndUna)) this.popRetransmit();
+      this.forgetAckedRetransmits(this.rtxLog as number[]);
       if (this.rtxCount > 0 && this.resendLogged(now)) this.recoveryProbes++;
       this.rtxAt = this.probeRtoAt > now ? this.probeRtoAt : now + this.rtt.rto;
       this.armRecoveryProbe(now);
       return;
     }
-    if (this.sacked.length > 0 && !this.inRecovery && seqGe(this.sndUna, this.recoverPoint)) {
+    if (this.sacked.length > 0 && seqGe(this.sndUna, this.recoverPoint)) {
       // A hole below SACKed data an RTT after its ACK was due: lost (RACK-style), recover now.
       this.rackRecoveries++;
       this.enterRecovery(now);
