@@ -59,8 +59,6 @@ export class RoutingTables {
   private readonly tables = new Map<number, Route[]>();
   /** Every route, sorted for lookup: longest prefix first, then table, then age. */
   private sorted: Route[] = [];
-  /** Called when routes change (the stack drops cached decisions). */
-  onChange: (() => void) | null = null;
   /**
    * Bumped on every change of the routes and (through `invalidate`) of the interfaces a decision
    * reads: a routing decision cached under an older value is stale.
@@ -151,7 +149,6 @@ export class RoutingTables {
     all.sort((a, b) => b.sourceNetmask - a.sourceNetmask);
     this.sorted = all;
     this.generation++;
-    this.onChange?.();
   }
 }
 
