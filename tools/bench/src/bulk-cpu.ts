@@ -8,9 +8,9 @@
  *   npx ts-node --transpile-only tools/bench/src/bulk-cpu.ts [runs=3] [MiB=64] [mtu...=1500 65535]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
+import { median } from './bench';
 import { bulk, kernelSide, pnetSide } from './tcp';
 
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 let gcMs = 0;
 new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; }).observe({ entryTypes: ['gc'] });

@@ -11,9 +11,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { median } from './bench';
 
 const mainNs = (): number => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 type TcpBench = typeof import('./tcp');
 

@@ -8,10 +8,10 @@
  *   (WARM=n: warm-up connections per side, default 3000; `ours`: skip the anchor)
  */
 import * as fs from 'node:fs';
+import { median } from './bench';
 import { connections, kernelSide, pnetSide } from './tcp';
 
 const mainNs = (): number => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
-const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[xs.length >> 1];
 
 async function main(): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
