@@ -6,15 +6,14 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
-import { Stack } from '../src/iface/stack';
+import { VirtualClock } from '@pnet/nic';
 import { ByteRing } from '../src/tcp/byte-ring';
 import { DEFAULT_TCP_CONFIG, TcpConfig, resolveTcpConfig } from '../src/tcp/config';
 import type { TcpConnection } from '../src/tcp/connection';
 import { seqDiff } from '../src/tcp/seq';
 import { TCP_SYN } from '../src/wire/tcp';
 import { ipv4 } from '../src/wire/ipv4-address';
-import { pattern } from './tcp-harness';
+import { pattern, simLinkPair } from './tcp-harness';
 
 const KIB = 1024;
 const MIB = 1024 * 1024;
@@ -50,18 +49,8 @@ const eager: Reader = { budget: () => Infinity };
 function transfer(size: number, rx: Partial<TcpConfig>, opts: { rate?: number; reader?: Reader; drainAt?: number;
   sampleTimes?: number[]; tx?: Partial<TcpConfig> } = {}): Run {
   const clock = new VirtualClock();
-  const a = new Stack({ clock, rng: new Rng(5), name: 'a', tcp: { sendBufferSize: 8 * MIB, ...opts.tx } });
-  const b = new Stack({ clock, rng: new Rng(6), name: 'b', tcp: rx });
-  const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
-  const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
-  const imp = opts.rate ? { rate: opts.rate, queuePackets: 10_000 } : {};
-  new SimLink({ clock, seed: 9, delay: RTT / 2, aToB: imp, bToA: imp }).connect(na, nb);
-  a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
-  b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
-  a.arp.set('eth0', ipv4(192, 0, 2, 2), localMac(2));
-  b.arp.set('eth0', ipv4(192, 0, 2, 1), localMac(1));
-  a.start();
-  b.start();
+  const { a, b } = simLinkPair(clock, { seedA: 5, seedB: 6, linkSeed: 9, delay: RTT / 2,
+    impair: opts.rate ? { rate: opts.rate, queuePackets: 10_000 } : {}, tcpA: { sendBufferSize: 8 * MIB, ...opts.tx }, tcpB: rx });
 
   // Every ACK B sends: its right edge must never move left, and its window is what A may send.
   let maxWindow = 0;

@@ -5,11 +5,13 @@
  *  - `TcpScript`: packetdrill-style segment-level scripting against one TcpLayer: inject
  *    segments from a scripted peer, read what the stack sends, advance virtual time.
  */
-import { Rng, VirtualClock } from '@pnet/nic';
+import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
+import type { Impairments as LinkImpairments } from '@pnet/nic';
+import { Stack } from '../src/iface/stack';
 import type { TcpConfig } from '../src/tcp/config';
 import type { TcpConnection, TcpConnectionEvents } from '../src/tcp/connection';
 import { TcpHost, TcpIpSendOptions, TcpLayer, TcpPayloadWriter, TcpRoute } from '../src/tcp/tcp-layer';
-import { Ipv4Address, parseIpv4 } from '../src/wire/ipv4-address';
+import { Ipv4Address, ipv4, parseIpv4 } from '../src/wire/ipv4-address';
 import {
   TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, TcpOptionSet, TcpSegmentView, formatTcpFlags, parseTcp,
   tcpChecksum, tcpOptionsLength, writeTcpChecksum, writeTcpHeaderRaw, writeTcpOptions,
@@ -429,4 +431,26 @@ export function pattern(seed: number, length: number): Buffer {
   const b = Buffer.allocUnsafe(length);
   r.fill(b);
   return b;
+}
+
+/**
+ * Two Stacks, A (192.0.2.1, seeded `seedA`) and B (192.0.2.2, `seedB`), on one SimLink with
+ * one-way `delay` and `impair` each way, ARP entries set statically (these runs measure TCP, not
+ * ARP retries under loss), both started.
+ */
+export function simLinkPair(clock: VirtualClock, o: { seedA: number; seedB: number; linkSeed: number; delay: number;
+  impair?: LinkImpairments; tcpA?: object; tcpB?: object }): { a: Stack; b: Stack } {
+  const a = new Stack({ clock, rng: new Rng(o.seedA), name: 'a', tcp: o.tcpA });
+  const b = new Stack({ clock, rng: new Rng(o.seedB), name: 'b', tcp: o.tcpB });
+  const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
+  const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
+  const imp = o.impair ?? {};
+  new SimLink({ clock, seed: o.linkSeed, delay: o.delay, aToB: imp, bToA: imp }).connect(na, nb);
+  a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
+  b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
+  a.arp.set('eth0', ipv4(192, 0, 2, 2), localMac(2));
+  b.arp.set('eth0', ipv4(192, 0, 2, 1), localMac(1));
+  a.start();
+  b.start();
+  return { a, b };
 }

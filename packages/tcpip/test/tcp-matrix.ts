@@ -5,11 +5,12 @@
  * the snapshot in `snapshots/tcp-matrix.json` (UPDATE_SNAPSHOTS=1 rewrites it), and
  * `node -r ts-node/register packages/tcpip/test/tcp-matrix.ts` prints the Markdown tables.
  */
-import { Impairments, Rng, SimLink, SimNic, SimSwitch, VirtualClock, localMac } from '@pnet/nic';
+import { Rng, SimNic, SimSwitch, VirtualClock, localMac } from '@pnet/nic';
 import { Stack } from '../src/iface/stack';
 import type { CongestionControlName } from '../src/tcp/congestion';
 import type { TcpConnection } from '../src/tcp/connection';
 import type { TcpLayer } from '../src/tcp/tcp-layer';
+import { simLinkPair } from './tcp-harness';
 import { Ipv4Address, ipv4 } from '../src/wire/ipv4-address';
 
 export const KIB = 1024;
@@ -123,19 +124,7 @@ export function runPair(cc: CongestionControlName, bufferSize: number, loss: num
   const clock = new VirtualClock();
   // Fixed-size buffers: the matrix is about the configured sizes, not receive auto-tuning.
   const tcp = { congestionControl: cc, sendBufferSize: bufferSize, receiveBufferSize: bufferSize, receiveAutoTune: false };
-  const a = stack(clock, seed, 'a', tcp);
-  const b = stack(clock, seed + 1, 'b', tcp);
-  const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
-  const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
-  const imp: Impairments = { loss };
-  new SimLink({ clock, seed, delay: rtt / 2, aToB: imp, bToA: imp }).connect(na, nb);
-  a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
-  b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
-  // Static ARP: the matrix measures TCP, not ARP retries under loss.
-  a.arp.set('eth0', ipv4(192, 0, 2, 2), localMac(2));
-  b.arp.set('eth0', ipv4(192, 0, 2, 1), localMac(1));
-  a.start();
-  b.start();
+  const { a, b } = simLinkPair(clock, { seedA: seed, seedB: seed + 1, linkSeed: seed, delay: rtt / 2, impair: { loss }, tcpA: tcp, tcpB: tcp });
   const sinks: Sink[] = [];
   sinkServer(clock, b.tcp, 5001, sinks);
   const conn = a.tcp.open({ host: ipv4(192, 0, 2, 2), port: 5001 }, {});
