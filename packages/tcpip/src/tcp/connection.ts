@@ -1145,6 +1145,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Sends what the windows, Nagle and SWS avoidance allow, and any ACK owed. */
   output(now: number): void {
     let sentAny = false;
+    let timerStarted = false;
     const s = this.state;
     const canSend = s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK';
     if (canSend) {
@@ -1192,9 +1193,15 @@ export class TcpConnection implements HeapItem, FifoItem {
         if (this.rtxAt === Infinity || this.persist) {
           this.persist = false;
           this.rtxAt = now + this.rtt.rto;
+          timerStarted = true;
         }
         if (fin) break;
       }
+      // A flight sent with nothing outstanding (an ACK covered all of the last one, or after idle)
+      // gets the tail loss probe too (RFC 8985 7.2: armed after sending new data), not the RTO
+      // alone: if the ACKs for it are lost, the probe recovers in 2 SRTT instead of 200 ms or more.
+      // Not after a timeout (retries > 0): the backed-off RTO stays in charge until new data is ACKed.
+      if (timerStarted && this.retries === 0) this.armProbe(now);
       // Nothing in flight but data waiting: only the persist timer can move things (zero window / SWS).
       const pendingNow = this.sendBuffer.length - seqDiff(this.sndNxt, this.bufSeq);
       if (pendingNow > 0 && this.sndNxt === this.sndUna && this.rtxAt === Infinity) {
