@@ -163,12 +163,12 @@ for (const cc of ['newreno', 'cubic'] as const) {
   });
 }
 
-test('CUBIC slow start: ABC L=2, and L=1 in the slow start after a timeout (RFC 3465)', (t) => {
+test('CUBIC slow start: byte counting (a stretch ACK grows the window by all it acknowledged), and L=1 in the slow start after a timeout (RFC 3465)', (t) => {
   const cc = new Cubic(10);
   cc.init(1000, 0);
   t.is(cc.cwnd, 10000);
   cc.onAck(5000, 10000, 0, -1);
-  t.is(cc.cwnd, 12000, 'two segments for an ACK of five');
+  t.is(cc.cwnd, 15000, 'five segments for an ACK of five');
   cc.onRetransmitTimeout(12000, 0);
   t.is(cc.cwnd, 1000);
   cc.onAck(2000, 1000, 10, -1);

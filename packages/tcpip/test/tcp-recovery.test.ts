@@ -83,6 +83,11 @@ test("'none' congestion control: a timeout still retransmits, and the window is 
   c.write(Buffer.alloc(8 * M, 7));
   t.is(s.out.length, 8);
   s.clear();
+  // The flight went out with nothing outstanding: the tail loss probe (the last segment, 2 SRTT later) comes first.
+  s.advance(c.rtt.rto);
+  t.like(s.next(), { seq: 1 + 7 * M, len: M }, 'the tail loss probe');
+  t.is(s.out.length, 0);
+  t.is(s.tcp.stats.timeouts, 0);
   s.advance(c.rtt.rto);
   t.like(s.next(), { seq: 1, len: M }, 'the timeout retransmits SND.UNA');
   t.is(s.tcp.stats.timeouts, 1);
@@ -288,4 +293,19 @@ test('a single duplicate ACK SACKing data above a hole (the others lost) arms th
   t.true(c.inRecovery);
   t.is(c.rackRecoveries, 1);
   t.is(s.tcp.stats.timeouts, 0);
+});
+
+test('a flight sent with nothing outstanding arms the tail loss probe, not only the RTO', (t) => {
+  const s = new TcpScript({ windowScaling: false, timestamps: false, sack: true });
+  const c = s.acceptOne({ mss: 1000, sack: true, rtt: 10 });
+  t.is(c.rtt.samples, 1);
+  const t0 = s.now;
+  c.write(Buffer.alloc(3000, 1));
+  t.is(s.out.length, 3);
+  s.clear();
+  // The probe (RFC 8985: PTO = 2 SRTT = 20 ms) resends the last segment long before the 200 ms RTO.
+  s.advance(25);
+  const probe = s.next();
+  t.like(probe, { seq: 2001, len: 1000 });
+  t.is(probe!.time, t0 + 20);
 });

@@ -333,7 +333,7 @@ test('NewReno: initial window, slow start, congestion avoidance, loss, timeout',
   cc.onAck(1460, 14600, 0, -1);
   t.is(cc.cwnd, 16060, 'slow start: +1 MSS per ACK of a full segment');
   cc.onAck(5000, 16060, 0, -1);
-  t.is(cc.cwnd, 18980, 'ABC L=2 (RFC 3465): at most two MSS per ACK');
+  t.is(cc.cwnd, 21060, 'a stretch ACK: slow start counts every byte it acknowledged');
   cc.onCongestionEvent(20000, 0);
   t.is(cc.ssthresh, 10000);
   t.is(cc.cwnd, 10000);
@@ -352,12 +352,14 @@ test('NewReno: initial window, slow start, congestion avoidance, loss, timeout',
   t.is(cc.ssthresh, 2920, 'never below 2 MSS');
   cc.onRecoveryExit(500, 0);
   t.is(cc.cwnd, 1960, 'exit: min(ssthresh, flight + MSS)');
-  // A fast recovery ends the timeout's slow start: below ssthresh again, L is 2.
+  // A fast recovery ends the timeout's slow start: below ssthresh again, every byte counts.
   cc.onCongestionEvent(20000, 0);
   cc.onRecoveryExit(1460, 0);
   t.is(cc.cwnd, 2920);
   cc.onAck(5000, 2920, 0, -1);
-  t.is(cc.cwnd, 5840, 'L=2 once the timeout is behind');
+  t.is(cc.cwnd, 7920, 'byte counting once the timeout is behind');
+  cc.onAck(5000, 7920, 0, -1);
+  t.is(cc.cwnd, 10840, 'past ssthresh (10000) by at most 2 MSS, not by the whole ACK');
 });
 
 test('RFC 6528 ISNs: keyed per 4-tuple, advancing with the clock', (t) => {

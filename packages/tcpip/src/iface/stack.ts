@@ -280,15 +280,23 @@ export class Stack {
 
   private pollInterface(iface: NetworkInterface): void {
     const ring = iface.nic.rx;
+    if (ring.size === 0) return;
     let budget = Math.max(1, iface.nic.capabilities.maxBurst);
-    while (budget-- > 0) {
-      const f = ring.peek();
-      if (f === null) return;
-      try {
-        this.receiveFrame(iface, f.data, f.length);
-      } finally {
-        ring.release();
+    // One receive batch: TCP may ACK the in-order data of a connection once, at its end.
+    const tcp = this.tcp;
+    tcp.beginBatch();
+    try {
+      while (budget-- > 0) {
+        const f = ring.peek();
+        if (f === null) break;
+        try {
+          this.receiveFrame(iface, f.data, f.length);
+        } finally {
+          ring.release();
+        }
       }
+    } finally {
+      tcp.endBatch();
     }
   }
 

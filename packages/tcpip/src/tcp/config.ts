@@ -44,6 +44,13 @@ export interface TcpConfig {
   finWait2Timeout: number;
   /** Longest delay of an ACK (0 disables delayed ACKs). */
   delayedAck: number;
+  /**
+   * ACK coalescing (as Linux's GRO): in-order data of one connection that arrives in one receive
+   * batch (a poll of an interface) is acknowledged once, at the end of the batch, instead of every
+   * second segment. Out-of-order data, hole fills, FIN, duplicates and window changes are still
+   * acknowledged at once. Only with a host that reports batches (a Stack).
+   */
+  coalesceAcks: boolean;
   keepAliveIdle: number;
   keepAliveInterval: number;
   keepAliveProbes: number;
@@ -91,6 +98,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   timeWait: 60_000,
   finWait2Timeout: 60_000,
   delayedAck: 40,
+  coalesceAcks: true,
   keepAliveIdle: 7_200_000,
   keepAliveInterval: 75_000,
   keepAliveProbes: 9,
@@ -117,6 +125,7 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   for (const k of ['sendBufferSize', 'receiveBufferSize', 'receiveBufferMax'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
   }
+  if (typeof c.coalesceAcks !== 'boolean') throw new TypeError(`TcpConfig.coalesceAcks must be a boolean, got ${String(c.coalesceAcks)}`);
   if (typeof c.receiveAutoTune !== 'boolean') throw new TypeError(`TcpConfig.receiveAutoTune must be a boolean, got ${String(c.receiveAutoTune)}`);
   if (c.receiveBufferMax < c.receiveBufferSize) {
     if (partial.receiveBufferMax !== undefined && c.receiveAutoTune) {

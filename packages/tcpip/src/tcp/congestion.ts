@@ -27,18 +27,22 @@ export interface CongestionControl {
 export type CongestionControlFactory = () => CongestionControl;
 
 /**
- * Slow start's growth for one ACK: the bytes it acknowledged, at most L segments (appropriate
- * byte counting, RFC 3465 2.2). L = 2: an ACK for every second segment (delayed ACKs) then grows
- * the window as fast as per-segment ACKs would, where L = 1 halved slow start's speed (3 seeds of
- * the matrix: +15 % (NewReno) and +18 % (CUBIC) geometric mean throughput, +23 % for a 1 MiB
- * transfer at 0 % loss). L = 1 in the slow start after a timeout (RFC 3465 2.3): ACKs for
- * retransmitted data can cover much that arrived earlier, and L = 2 would send line-rate bursts.
+ * Slow start's growth for one ACK (appropriate byte counting, RFC 3465): every byte it
+ * acknowledged, as Linux's tcp_slow_start since its stretch-ACK fixes, so an ACK for many
+ * segments (the peer coalesces ACKs per receive batch, as GRO does; or ACKs were lost) grows the
+ * window as much as an ACK for every second segment would have. Past ssthresh by at most L = 2
+ * MSS, as before (the overshoot of the last slow-start ACK; capping at ssthresh exactly measured
+ * worse at 10 % loss, where ssthresh is a few segments). L = 1 MSS in the slow start after a
+ * timeout (RFC 3465 2.3): ACKs for retransmitted data can cover much that arrived earlier, and
+ * would send line-rate bursts.
  */
-function slowStartIncrease(ackedBytes: number, mss: number, afterTimeout: boolean): number {
-  return Math.min(ackedBytes, afterTimeout ? mss : 2 * mss);
+function slowStartIncrease(ackedBytes: number, cwnd: number, ssthresh: number, mss: number, afterTimeout: boolean): number {
+  if (afterTimeout) return Math.min(ackedBytes, mss);
+  if (cwnd + ackedBytes <= ssthresh) return ackedBytes;
+  return Math.max(ssthresh - cwnd, Math.min(ackedBytes, 2 * mss));
 }
 
-/** RFC 5681 slow start and congestion avoidance with appropriate byte counting (RFC 3465, L = 2 MSS; 1 after a timeout). */
+/** RFC 5681 slow start and congestion avoidance with byte counting (RFC 3465: every acknowledged byte below ssthresh; L = 1 MSS after a timeout). */
 export class NewReno implements CongestionControl {
   readonly name = 'newreno';
   cwnd = 0;
@@ -64,7 +68,7 @@ export class NewReno implements CongestionControl {
 
   onAck(ackedBytes: number, _flightBefore: number, _now: number, _rtt: number): void {
     if (this.cwnd < this.ssthresh) {
-      this.cwnd += slowStartIncrease(ackedBytes, this.mss, this.afterTimeout);
+      this.cwnd += slowStartIncrease(ackedBytes, this.cwnd, this.ssthresh, this.mss, this.afterTimeout);
     } else {
       this.afterTimeout = false;
       this.bytesAcked += ackedBytes;
@@ -110,7 +114,7 @@ function initialWindowBytes(segments: number, mss: number): number {
  * since the congestion event): concave up to the last maximum, convex beyond it. It never grows
  * slower than Reno would (the Reno-friendly estimate W_est, section 4.3), shrinks by beta = 0.7 on
  * loss, and with fast convergence (4.7) lowers W_max when losses come before the last maximum.
- * Slow start is RFC 5681's (with ABC L = 1 MSS), as for NewReno.
+ * Slow start is RFC 5681's with byte counting, as for NewReno.
  */
 export class Cubic implements CongestionControl {
   static readonly C = 0.4;
@@ -165,7 +169,7 @@ export class Cubic implements CongestionControl {
   onAck(ackedBytes: number, _flightBefore: number, now: number, rtt: number): void {
     if (rtt >= 0) this.srtt = this.srtt === 0 ? rtt : this.srtt + (rtt - this.srtt) / 8;
     if (this.cwnd < this.ssthresh) {
-      this.w += slowStartIncrease(ackedBytes, this.mss, this.afterTimeout) / this.mss;
+      this.w += slowStartIncrease(ackedBytes, this.cwnd, this.ssthresh, this.mss, this.afterTimeout) / this.mss;
       return;
     }
     this.afterTimeout = false;

@@ -44,6 +44,11 @@ export interface TcpConnectionIo {
   closed(conn: TcpConnection): void;
   /** The connection's deadline may have changed. */
   reschedule(conn: TcpConnection): void;
+  /**
+   * Inside a receive batch with ACK coalescing on: the layer calls `flushAck` at the batch's end
+   * and returns true. Otherwise false (ACK now).
+   */
+  deferAck(conn: TcpConnection): boolean;
   readonly counters: TcpCounters;
 }
 
@@ -85,6 +90,13 @@ export interface TcpConnectionEvents {
 }
 
 const MAX_OOO_RANGES = 64;
+/**
+ * In-order segments ACKed without coalescing after out-of-order data (Linux's quick-ACK mode after
+ * a hole, TCP_MAX_QUICKACKS = 16 there): while losses come, every ACK counts (one lost stretch ACK
+ * leaves a small window without feedback until the probe timer). 32 measured best of 8/16/32 at
+ * 10 % loss in the matrix (5 seeds).
+ */
+const QUICK_ACK_SEGMENTS = 32;
 /** The options of the segment being sent (per connection, it was an object and a typed array for each). */
 const SHARED_TX_OPTIONS = new TcpOptionSet();
 const PERSIST_MIN = 200;
@@ -250,6 +262,10 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   private unackedBytes = 0;
   private ackNow = false;
+  /** The layer will call flushAck at the end of the current receive batch. */
+  ackDeferred = false;
+  /** In-order segments still to ACK without coalescing (after out-of-order data). */
+  private quickAcks = 0;
   // Filled just before each transmit, which writes them into the frame at once: one set serves all connections.
   private readonly opts = SHARED_TX_OPTIONS;
 
@@ -1042,9 +1058,13 @@ export class TcpConnection implements HeapItem, FifoItem {
       }
       this.bytesReceived += len;
       this.unackedBytes += len;
+      if (this.quickAcks > 0) this.quickAcks--;
       if (filledHole || this.ooo.length > 0) this.ackNow = true; // RFC 5681 4.2: ACK at once while reordering
-      else if (this.unackedBytes >= 2 * this.rcvMss || this.io.config.delayedAck === 0) this.ackNow = true;
-      else if (this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
+      else if (this.io.config.delayedAck === 0) this.ackNow = true;
+      else if (this.unackedBytes >= 2 * this.rcvMss) {
+        // Every second full segment, or (coalescing) once for all the in-order data of a receive batch.
+        if (this.quickAcks > 0 || (!this.ackDeferred && !this.io.deferAck(this))) this.ackNow = true;
+      } else if (this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
       this.touchIdle(now);
       // onData before onEnd: a FIN waiting behind the hole this segment filled comes after the data.
       if (this.events?.onData) this.events.onData();
@@ -1057,6 +1077,7 @@ export class TcpConnection implements HeapItem, FifoItem {
       // Out of order: keep it and ACK at once (the duplicate ACK drives the peer's fast retransmit).
       this.io.counters.oooSegments++;
       this.ackNow = true;
+      this.quickAcks = QUICK_ACK_SEGMENTS;
       if (!this.insertOoo(segSeq, seqAdd(segSeq, len))) return;
       this.lastOooStart = segSeq;
       rb.writeAt(rb.length + offset, buf, off, len);
@@ -1066,6 +1087,18 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Adds [start, end) to the out-of-order list, merging; false when the list is full. */
   private insertOoo(start: SeqNum, end: SeqNum): boolean {
     return insertSeqRange(this.ooo, start, end);
+  }
+
+  /**
+   * The end of a receive batch in which in-order data deferred its ACK: one ACK covers what is
+   * still unacknowledged (nothing if an immediate ACK or data went out since; with less than two
+   * segments' worth the delayed-ACK timer armed by acceptData stays in charge).
+   */
+  flushAck(now: number): void {
+    this.ackDeferred = false;
+    if (!this.isSynchronized() || this.unackedBytes < 2 * this.rcvMss) return;
+    this.ackNow = true;
+    this.output(now);
   }
 
   private processFin(finSeq: SeqNum, now: number): void {
@@ -1145,6 +1178,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Sends what the windows, Nagle and SWS avoidance allow, and any ACK owed. */
   output(now: number): void {
     let sentAny = false;
+    let timerStarted = false;
     const s = this.state;
     const canSend = s === 'ESTABLISHED' || s === 'CLOSE-WAIT' || s === 'FIN-WAIT-1' || s === 'CLOSING' || s === 'LAST-ACK';
     if (canSend) {
@@ -1192,9 +1226,15 @@ export class TcpConnection implements HeapItem, FifoItem {
         if (this.rtxAt === Infinity || this.persist) {
           this.persist = false;
           this.rtxAt = now + this.rtt.rto;
+          timerStarted = true;
         }
         if (fin) break;
       }
+      // A flight sent with nothing outstanding (an ACK covered all of the last one, or after idle)
+      // gets the tail loss probe too (RFC 8985 7.2: armed after sending new data), not the RTO
+      // alone: if the ACKs for it are lost, the probe recovers in 2 SRTT instead of 200 ms or more.
+      // Not after a timeout (retries > 0): the backed-off RTO stays in charge until new data is ACKed.
+      if (timerStarted && this.retries === 0) this.armProbe(now);
       // Nothing in flight but data waiting: only the persist timer can move things (zero window / SWS).
       const pendingNow = this.sendBuffer.length - seqDiff(this.sndNxt, this.bufSeq);
       if (pendingNow > 0 && this.sndNxt === this.sndUna && this.rtxAt === Infinity) {

@@ -213,6 +213,11 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly hostStats: HostProtocolStats | null;
   private readonly hostWake: (() => void) | null;
   private polling = false;
+  /** In a receive batch (beginBatch..endBatch) with coalesceAcks: in-order data defers its ACK to the end. */
+  private inBatch = false;
+  /** Connections with a deferred ACK, flushed by endBatch (slots nulled after, reused). */
+  private readonly ackQueue: (TcpConnection | null)[] = [];
+  private ackQueueLength = 0;
   private challengeWindowStart = -Infinity;
   private challengeCount = 0;
   private connCount = 0;
@@ -426,6 +431,44 @@ export class TcpLayer implements TcpConnectionIo {
       conn.icmpError('EHOSTUNREACH', false);
     }
     this.armWakeup();
+  }
+
+  /**
+   * The host starts handing over the frames of one receive batch (a poll of an interface). With
+   * `coalesceAcks`, in-order data that would be ACKed every second segment is ACKed once, in
+   * endBatch, as Linux's GRO makes one ACK cover the segments merged in one NAPI poll.
+   */
+  beginBatch(): void {
+    this.inBatch = this.config.coalesceAcks;
+  }
+
+  /** The batch is over: the deferred ACKs go out. */
+  endBatch(): void {
+    this.inBatch = false;
+    const n = this.ackQueueLength;
+    if (n === 0) return;
+    const q = this.ackQueue;
+    const now = this.clock.now();
+    for (let i = 0; i < n; i++) {
+      const conn = q[i]!;
+      q[i] = null;
+      try {
+        conn.flushAck(now);
+      } catch (e) {
+        this.drop('internal-error');
+        if (process.env.PNET_TCP_THROW) throw e;
+      }
+      if (conn.state !== 'CLOSED') this.place(conn, conn.nextDeadline());
+    }
+    this.ackQueueLength = 0;
+    this.armWakeup();
+  }
+
+  deferAck(conn: TcpConnection): boolean {
+    if (!this.inBatch) return false;
+    conn.ackDeferred = true;
+    this.ackQueue[this.ackQueueLength++] = conn;
+    return true;
   }
 
   pollAt(): number {
