@@ -186,7 +186,7 @@ function scratchSum(buf: Uint8Array, offset: number, length: number): number {
     scratch.bytes.set(buf.subarray(offset + done, offset + done + n));
     total += scratch.sum(0, n);
   }
-  return swap16(total);
+  return swap16(fold16(total));
 }
 
 /**
@@ -207,9 +207,8 @@ export const checksumPaths = {
   },
 };
 
-/** Swaps the bytes of a 16-bit little-endian sum into network order (a larger sum is folded first, mod 0xffff). */
+/** Swaps the bytes of a 16-bit little-endian sum (the module's result: at most 0xffff) into network order. */
 function swap16(sum: number): number {
-  sum = fold16(sum);
   return ((sum & 0xff) << 8) | (sum >>> 8);
 }
 
