@@ -35,7 +35,7 @@ let prevView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
  * middle only swap the bytes of the middle's folded sum (sec. 2 (B)), fixed once at the end.
  */
 export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 0): number {
-  if (length >= WASM_IN_PLACE_MIN && wasmModule !== null) {
+  if (length >= WASM_IN_PLACE_MIN && wasmEnabled) {
     const inPlace = inPlaceSum(buf.buffer);
     if (inPlace !== null) return sum + swap16(inPlace(buf.byteOffset + offset, length));
     // The whole buffer is copied (a view of just the range would be an allocation per call), so
@@ -116,6 +116,8 @@ const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 
 /** The compiled module, or null where WebAssembly or its SIMD extension is missing. */
 const wasmModule = compileModule();
+/** Whether `sumWords` uses the module (off only to compare, see `checksumPaths.setWasmEnabled`). */
+let wasmEnabled = wasmModule !== null;
 /** The module instantiated over each wasm memory seen (null: not a wasm memory, or it refused). */
 const wasmSums = new WeakMap<ArrayBufferLike, WasmSum | null>();
 // The last two backings asked about, as for the 32-bit views above.
@@ -204,6 +206,11 @@ export const checksumPaths = {
   scratch(buf: Uint8Array, offset: number, length: number, sum = 0): number {
     if (wasmModule === null) throw new Error('checksumPaths.scratch: no wasm SIMD');
     return sum + scratchSum(buf, offset, length);
+  },
+  /** Lets `sumWords` use the module (the default where it is available) or not: an A/B in one process. */
+  setWasmEnabled(on: boolean): void {
+    if (on && wasmModule === null) throw new Error('checksumPaths.setWasmEnabled: no wasm SIMD here');
+    wasmEnabled = on;
   },
 };
 
