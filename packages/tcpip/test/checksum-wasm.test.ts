@@ -124,6 +124,7 @@ for (const [what, wasm] of [
     const fresh = loadChecksumWith(wasm);
     t.false(fresh.checksumPaths.wasmAvailable);
     t.throws(() => fresh.checksumPaths.scratch(new Uint8Array(600), 0, 600), { message: /no wasm SIMD/ });
+    t.throws(() => fresh.checksumPaths.setWasmEnabled(true), { message: /no wasm SIMD/ });
     for (const inWasm of [false, true]) {
       const buf = buffer(9100, inWasm);
       for (let i = 0; i < buf.length; i++) buf[i] = (i * 73 + 5) & 0xff;
