@@ -99,6 +99,16 @@ test('sumWords over a SimNic receive ring: the ring is in wasm memory, so frames
   t.is(finishChecksum(sumWords(slot, 15, 1499, 6)), reference(slot, 15, 1499, 6));
 });
 
+test('sumWords: a range past the end of a buffer in wasm memory is left to the JS loops (no trap, same result)', (t) => {
+  const whole = new Uint8Array(allocateWasmBacked(65536)); // the entire memory: one byte further is out of bounds
+  whole.fill(0x5a);
+  for (const [offset, length] of [[65000, 1000], [65000, 1001], [65535, 200], [-10, 300]]) {
+    t.notThrows(() => sumWords(whole, offset, length, 5));
+    t.is(sumWords(whole, offset, length, 5), checksumPaths.js(whole, offset, length, 5), `${offset} ${length}`);
+  }
+  t.throws(() => checksumPaths.inPlace(whole, 65000, 1000), { message: /out of bounds/ }); // what the guard avoids
+});
+
 /** Loads a fresh copy of checksum.ts with `WebAssembly` replaced for the time of loading. */
 function loadChecksumWith(wasm: unknown): typeof import('../src/wire/checksum') {
   const g = globalThis as { WebAssembly?: unknown };

@@ -35,7 +35,9 @@ let prevView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
  * middle only swap the bytes of the middle's folded sum (sec. 2 (B)), fixed once at the end.
  */
 export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 0): number {
-  if (length >= WASM_IN_PLACE_MIN && wasmEnabled) {
+  // A range past the view's end goes to the JS loops as before (wasm would read the neighbouring
+  // frames, or trap at the end of the memory).
+  if (length >= WASM_IN_PLACE_MIN && wasmEnabled && offset >= 0 && offset + length <= buf.length) {
     const inPlace = inPlaceSum(buf.buffer);
     if (inPlace !== null) return sum + swap16(inPlace(buf.byteOffset + offset, length));
     // The whole buffer is copied (a view of just the range would be an allocation per call), so
