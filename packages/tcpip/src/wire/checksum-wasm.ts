@@ -131,7 +131,7 @@ const body: number[] = [
   END,
   END,
   ...widenInto(A0),
-  // s = lane 0 + lane 1 (each < 2^45 even for 4 GiB, so the i64 add is exact).
+  // s = lane 0 + lane 1 (the sum of 2^31 words of 0xffff is below 2^47: no i64 overflow).
   ...get(TOT), ...simd(I64X2_EXTRACT_LANE), 0, ...get(TOT), ...simd(I64X2_EXTRACT_LANE), 1, I64_ADD, ...set(S),
   // Up to seven 16-bit words left.
   BLOCK, VOID,

@@ -5,7 +5,8 @@
  * Ranges of WASM_IN_PLACE_MIN bytes or more that lie in a WebAssembly.Memory made by @pnet/nic
  * (simulated frames: ring slots and media pools) are summed in place by a SIMD module
  * (checksum-wasm.ts); other buffers whose range is WASM_SCRATCH_MIN bytes or more and most of
- * the buffer are copied whole into the module's own memory and summed there. Without WebAssembly SIMD the JS loops do it all.
+ * the buffer are copied whole into the module's own memory and summed there. Without
+ * WebAssembly SIMD the JS loops do it all.
  */
 import { wasmMemoryOf } from '@pnet/nic';
 import type { WasmMemory } from '@pnet/nic';
@@ -30,7 +31,8 @@ let prevView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
  * padded with zero). The result is only meant for `finishChecksum`: it is congruent to the plain
  * sum modulo 0xffff, and zero only when the plain sum is, which is all the fold needs.
  *
- * Long ranges are summed 32 bits per access over the 4-byte-aligned middle (RFC 1071 sec. 2 (C):
+ * The JS loops (`sumWordsJs`, for what the wasm paths above leave):
+ * long ranges are summed 32 bits per access over the 4-byte-aligned middle (RFC 1071 sec. 2 (C):
  * any word size works, since 2^16 = 1 mod 0xffff). The host's byte order and an odd start of the
  * middle only swap the bytes of the middle's folded sum (sec. 2 (B)), fixed once at the end.
  */
