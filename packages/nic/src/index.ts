@@ -3,6 +3,8 @@ export { VirtualClock } from './clock/virtual-clock';
 export { RealClock } from './clock/real-clock';
 export { Rng } from './random/rng';
 export { FrameRing } from './ring/frame-ring';
+export { allocateWasmBacked, wasmMemoryOf } from './mem/wasm-memory';
+export type { WasmMemory } from './mem/wasm-memory';
 export type { FrameRingOptions, FrameView } from './ring/frame-ring';
 export * from './nic/mac-address';
 export * from './nic/nic';

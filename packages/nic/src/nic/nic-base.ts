@@ -18,6 +18,8 @@ export interface NicBaseOptions {
   sharedRing?: boolean;
   /** Receive ring slot size (default `maxFrameSize`): larger for a backend that receives GSO super-frames. */
   rxSlotSize?: number;
+  /** Allocate the (unshared) receive ring in a WebAssembly.Memory, see FrameRingOptions.wasmMemory. */
+  wasmRing?: boolean;
 }
 
 /**
@@ -50,7 +52,7 @@ export abstract class NicBase implements Nic {
     this.clock = options.clock;
     this.capabilities = { ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu };
     this.maxFrameSize = mtu + ETHERNET_OVERHEAD;
-    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing });
+    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing, wasmMemory: options.wasmRing });
     const tso = this.capabilities.tsoMaxBytes ?? 0;
     this.maxTxFrame = Math.max(this.maxFrameSize, tso > 0 ? tso + ETHERNET_OVERHEAD : 0);
     this.scratch = new Uint8Array(this.maxTxFrame);

@@ -1,3 +1,5 @@
+import { allocateWasmBacked } from '../mem/wasm-memory';
+
 /**
  * The hot-path ring: a bounded single-producer single-consumer queue of
  * fixed-size frame slots in one (Shared)ArrayBuffer.
@@ -23,6 +25,11 @@ export interface FrameRingOptions {
   slotSize?: number;
   /** Allocate a SharedArrayBuffer so another thread can attach with `FrameRing.attach`. */
   shared?: boolean;
+  /**
+   * Allocate the (unshared) buffer in a WebAssembly.Memory (`allocateWasmBacked`), so a layer
+   * above can sum frames in place with a wasm loop. Its byteLength is then rounded up to 64 KiB.
+   */
+  wasmMemory?: boolean;
 }
 
 /** One frame in the ring, as seen by the consumer. The object is reused: read it before `release()`. */
@@ -75,7 +82,8 @@ export class FrameRing {
     const alignedSlot = (slotSize + 7) & ~7;
     const bytes = FrameRing.byteLength(slots, alignedSlot);
     this.shared = attachTo !== undefined || options.shared === true;
-    this.buffer = attachTo ?? (this.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    this.buffer = attachTo ??
+      (this.shared ? new SharedArrayBuffer(bytes) : options.wasmMemory === true ? allocateWasmBacked(bytes) : new ArrayBuffer(bytes));
     if (this.buffer.byteLength < bytes) throw new RangeError('FrameRing: shared buffer too small for these options');
     this.slots = slots;
     this.slotSize = slotSize;

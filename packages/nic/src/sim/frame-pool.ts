@@ -1,8 +1,12 @@
+import { allocateWasmBacked } from '../mem/wasm-memory';
+
 /**
  * Buffers for frames in flight inside a simulated medium. A frame is held by a
  * small integer handle, so a delivery can be scheduled with
  * `clock.schedule(at, fn, handle)` and no closure. Buffers are recycled: once
  * the pool has grown to the number of frames in flight, nothing is allocated.
+ * The buffers live in WebAssembly memory (`allocateWasmBacked`) so the stack above can
+ * checksum them in place.
  */
 export class FramePool {
   private buffers: Uint8Array[] = [];
@@ -35,7 +39,7 @@ export class FramePool {
     let buf = this.buffers[h];
     if (buf.length < length) {
       // A jumbo frame: this buffer grows once and keeps its new size.
-      buf = new Uint8Array(Math.max(length, this.bufferSize));
+      buf = wasmBacked(Math.max(length, this.bufferSize));
       this.buffers[h] = buf;
     }
     if (length <= 128) {
@@ -57,7 +61,7 @@ export class FramePool {
       if (this.freeCount === 0) this.grow(this.buffers.length * 2);
       this.lent = this.free[--this.freeCount];
     }
-    if (this.buffers[this.lent].length < size) this.buffers[this.lent] = new Uint8Array(Math.max(size, this.bufferSize));
+    if (this.buffers[this.lent].length < size) this.buffers[this.lent] = wasmBacked(Math.max(size, this.bufferSize));
     return this.buffers[this.lent];
   }
 
@@ -98,7 +102,14 @@ export class FramePool {
     const old = this.buffers.length;
     const lengths = new Int32Array(n); lengths.set(this.lengths); this.lengths = lengths;
     const free = new Int32Array(n); free.set(this.free.subarray(0, this.freeCount)); this.free = free;
-    for (let i = old; i < n; i++) this.buffers.push(new Uint8Array(this.bufferSize));
+    // One memory for the new buffers, each starting on a 64-byte boundary.
+    const stride = (this.bufferSize + 63) & ~63;
+    const arena = allocateWasmBacked((n - old) * stride);
+    for (let i = old; i < n; i++) this.buffers.push(new Uint8Array(arena, (i - old) * stride, this.bufferSize));
     for (let i = n - 1; i >= old; i--) this.free[this.freeCount++] = i;
   }
+}
+
+function wasmBacked(size: number): Uint8Array {
+  return new Uint8Array(allocateWasmBacked(size), 0, size);
 }

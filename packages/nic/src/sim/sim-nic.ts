@@ -27,7 +27,9 @@ export class SimNic extends NicBase {
   private lastCarrier = false;
 
   constructor(options: SimNicOptions) {
-    super(options);
+    // Simulated frames live in wasm memory (ring and media pools) unless told otherwise, so the
+    // stack's checksum sums them in place.
+    super(options.wasmRing === undefined ? { ...options, wasmRing: true } : options);
   }
 
   /** Whether a medium is plugged in. */

@@ -1,7 +1,16 @@
 /**
  * The Internet checksum (RFC 1071). Sums are kept unfolded in a JS number
  * (exact to 2^53), so long buffers need no carry handling inside the loop.
+ *
+ * Ranges of WASM_IN_PLACE_MIN bytes or more that lie in a WebAssembly.Memory made by @pnet/nic
+ * (simulated frames: ring slots and media pools) are summed in place by a SIMD module
+ * (checksum-wasm.ts); other buffers whose range is WASM_SCRATCH_MIN bytes or more and most of
+ * the buffer are copied whole into the module's own memory and summed there. Without
+ * WebAssembly SIMD the JS loops do it all.
  */
+import { wasmMemoryOf } from '@pnet/nic';
+import type { WasmMemory } from '@pnet/nic';
+import { checksumModuleBytes } from './checksum-wasm';
 
 /** Below this many bytes the byte loop beats looking up a 32-bit view of the buffer. */
 const WIDE_MIN = 256;
@@ -22,11 +31,28 @@ let prevView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
  * padded with zero). The result is only meant for `finishChecksum`: it is congruent to the plain
  * sum modulo 0xffff, and zero only when the plain sum is, which is all the fold needs.
  *
- * Long ranges are summed 32 bits per access over the 4-byte-aligned middle (RFC 1071 sec. 2 (C):
+ * The JS loops (`sumWordsJs`, for what the wasm paths above leave):
+ * long ranges are summed 32 bits per access over the 4-byte-aligned middle (RFC 1071 sec. 2 (C):
  * any word size works, since 2^16 = 1 mod 0xffff). The host's byte order and an odd start of the
  * middle only swap the bytes of the middle's folded sum (sec. 2 (B)), fixed once at the end.
  */
 export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 0): number {
+  // A range past the view's end goes to the JS loops as before (wasm would read the neighbouring
+  // frames, or trap at the end of the memory).
+  if (length >= WASM_IN_PLACE_MIN && wasmEnabled && offset >= 0 && offset + length <= buf.length) {
+    const inPlace = inPlaceSum(buf.buffer);
+    if (inPlace !== null) return sum + swap16(inPlace(buf.byteOffset + offset, length));
+    // The whole buffer is copied (a view of just the range would be an allocation per call), so
+    // only when the range is most of it.
+    if (length >= WASM_SCRATCH_MIN && buf.length <= SCRATCH_BYTES && buf.length <= 2 * length) {
+      return sum + scratchSum(buf, offset, length);
+    }
+  }
+  return sumWordsJs(buf, offset, length, sum);
+}
+
+/** `sumWords` without WebAssembly: the fallback, and what short ranges always take. */
+export function sumWordsJs(buf: Uint8Array, offset: number, length: number, sum = 0): number {
   if (length < WIDE_MIN) return sumBytes(buf, offset, length, sum);
   const start = buf.byteOffset + offset;
   const head = (4 - (start & 3)) & 3;
@@ -72,6 +98,129 @@ export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 
   // Bytes after it: relative index head + 4 * words keeps the parity of `head`.
   for (let i = head + words * 4; i < length; i++) sum += (i & 1) === 0 ? buf[offset + i] << 8 : buf[offset + i];
   return sum;
+}
+
+/** From this many bytes a range in a wasm memory is summed in place (below, the call costs more than it saves). */
+const WASM_IN_PLACE_MIN = 64;
+/** From this many bytes any other range is copied into the module's scratch memory and summed there. */
+const WASM_SCRATCH_MIN = 128;
+/** The scratch memory: two pages, a 64 KiB frame and its headers. */
+const SCRATCH_BYTES = 131072;
+
+type WasmSum = (ptr: number, length: number) => number;
+
+/** The part of the WebAssembly API used here (the project's TypeScript lib has no WebAssembly types). */
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+  Memory: new (descriptor: { initial: number; maximum?: number }) => WasmMemory;
+}
+const wasmApi = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+
+/** The compiled module, or null where WebAssembly or its SIMD extension is missing. */
+const wasmModule = compileModule();
+/** Whether `sumWords` uses the module (off only to compare, see `checksumPaths.setWasmEnabled`). */
+let wasmEnabled = wasmModule !== null;
+/** The module instantiated over each wasm memory seen (null: not a wasm memory, or it refused). */
+const wasmSums = new WeakMap<ArrayBufferLike, WasmSum | null>();
+// The last two backings asked about, as for the 32-bit views above.
+let lastWasmBacking: ArrayBufferLike | null = null;
+let lastWasmSum: WasmSum | null = null;
+let prevWasmBacking: ArrayBufferLike | null = null;
+let prevWasmSum: WasmSum | null = null;
+/** The module's own memory for `scratchSum` (null: not made yet; false: instantiation failed). */
+let scratch: { bytes: Uint8Array; sum: WasmSum } | null | false = null;
+
+function compileModule(): object | null {
+  if (wasmApi === undefined) return null;
+  try {
+    const bytes = checksumModuleBytes();
+    // validate is false where the engine lacks SIMD (simd128): the JS loops remain.
+    return wasmApi.validate(bytes) ? new wasmApi.Module(bytes) : null;
+  } catch {
+    return null;
+  }
+}
+
+function instantiate(memory: WasmMemory): WasmSum | null {
+  try {
+    return new wasmApi!.Instance(wasmModule!, { m: { mem: memory } }).exports.sum as WasmSum;
+  } catch {
+    return null; // e.g. a shared memory, which the module does not import
+  }
+}
+
+/** The in-place sum for ranges of `backing`, or null when it is not a wasm memory's buffer. */
+function inPlaceSum(backing: ArrayBufferLike): WasmSum | null {
+  if (backing === lastWasmBacking) return lastWasmSum;
+  let fn: WasmSum | null | undefined;
+  if (backing === prevWasmBacking) {
+    fn = prevWasmSum;
+  } else {
+    fn = wasmSums.get(backing);
+    if (fn === undefined) {
+      const memory = wasmMemoryOf(backing);
+      fn = memory === undefined ? null : instantiate(memory);
+      wasmSums.set(backing, fn);
+    }
+  }
+  prevWasmBacking = lastWasmBacking;
+  prevWasmSum = lastWasmSum;
+  lastWasmBacking = backing;
+  lastWasmSum = fn;
+  return fn;
+}
+
+/** Sums a range of an ordinary buffer by copying it into the module's memory. */
+function scratchSum(buf: Uint8Array, offset: number, length: number): number {
+  if (scratch === null) {
+    const memory = new wasmApi!.Memory({ initial: SCRATCH_BYTES / 65536, maximum: SCRATCH_BYTES / 65536 });
+    const sum = instantiate(memory);
+    scratch = sum === null ? false : { bytes: new Uint8Array(memory.buffer), sum };
+  }
+  if (scratch === false) return sumWordsJs(buf, offset, length);
+  if (buf.length <= SCRATCH_BYTES) {
+    scratch.bytes.set(buf);
+    return swap16(scratch.sum(offset, length));
+  }
+  // Larger buffers (only `checksumPaths.scratch` sends them) go in pieces: a view per piece.
+  let total = 0;
+  // Pieces of an even size keep every piece's words aligned with the whole range's.
+  for (let done = 0; done < length; done += SCRATCH_BYTES) {
+    const n = Math.min(SCRATCH_BYTES, length - done);
+    scratch.bytes.set(buf.subarray(offset + done, offset + done + n));
+    total += scratch.sum(0, n);
+  }
+  return swap16(fold16(total));
+}
+
+/**
+ * Each path of `sumWords` by itself, whatever the length (tests and the micro-benchmark): `inPlace`
+ * throws when the buffer is not in a wasm memory, and both wasm paths when SIMD is unavailable.
+ */
+export const checksumPaths = {
+  wasmAvailable: wasmModule !== null,
+  js: sumWordsJs,
+  inPlace(buf: Uint8Array, offset: number, length: number, sum = 0): number {
+    const fn = wasmModule === null ? null : inPlaceSum(buf.buffer);
+    if (fn === null) throw new Error('checksumPaths.inPlace: not a buffer in a wasm memory, or no wasm SIMD');
+    return sum + swap16(fn(buf.byteOffset + offset, length));
+  },
+  scratch(buf: Uint8Array, offset: number, length: number, sum = 0): number {
+    if (wasmModule === null) throw new Error('checksumPaths.scratch: no wasm SIMD');
+    return sum + scratchSum(buf, offset, length);
+  },
+  /** Lets `sumWords` use the module (the default where it is available) or not: an A/B in one process. */
+  setWasmEnabled(on: boolean): void {
+    if (on && wasmModule === null) throw new Error('checksumPaths.setWasmEnabled: no wasm SIMD here');
+    wasmEnabled = on;
+  },
+};
+
+/** Swaps the bytes of a 16-bit little-endian sum (the module's result: at most 0xffff) into network order. */
+function swap16(sum: number): number {
+  return ((sum & 0xff) << 8) | (sum >>> 8);
 }
 
 /** The byte-at-a-time sum (short ranges). */
