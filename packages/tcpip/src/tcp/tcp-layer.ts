@@ -558,6 +558,7 @@ export class TcpLayer implements TcpConnectionIo {
 
   /** Files a connection's next deadline: TIME-WAIT in the FIFO (when in order), the rest in the heap. */
   private place(conn: TcpConnection, d: number): void {
+    if (conn.demuxKey < 0) return; // detached (`compact`): its record holds the timer
     if (d !== Infinity && conn.state === 'TIME-WAIT') {
       if (conn.heapIndex >= 0) this.heap.remove(conn);
       if (this.timeWait.push(conn, d)) return;
