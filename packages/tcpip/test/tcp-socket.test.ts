@@ -12,6 +12,7 @@ import * as tls from 'node:tls';
 import { once } from 'node:events';
 import { FakeNet, pattern } from './tcp-harness';
 import type { TcpSocket } from '../src/tcp/socket';
+import { TimeWaitRecord } from '../src/tcp/time-wait';
 
 function world(seed = 1, impair = {}) {
   const net = new FakeNet(seed, { delay: 2, ...impair });
@@ -79,6 +80,16 @@ test('a finished exchange leaves no ring storage behind, on the passive closer a
   const serverConn = accepted!.connection!;
   t.is(serverConn.state, 'TIME-WAIT');
   t.is(serverConn.sendBuffer.allocated + serverConn.receiveBuffer.allocated, 0, 'the active closer in TIME-WAIT');
+  // Once its socket has closed, the layer keeps TIME-WAIT as a small record, and the socket's state follows it.
+  if (!accepted!.closed) await clock.drive(once(accepted!, 'close'));
+  const held = (b.tcp as unknown as { lookup(a: number, b: number, c: number, d: number): object | null })
+    .lookup(serverConn.localAddress, serverConn.localPort, serverConn.remoteAddress, serverConn.remotePort);
+  t.true(held instanceof TimeWaitRecord);
+  t.is(accepted!.tcpState, 'TIME-WAIT');
+  t.is(b.tcp.stats.connections, 1);
+  clock.advance(b.tcp.config.timeWait);
+  t.is(accepted!.tcpState, 'CLOSED');
+  t.is(b.tcp.stats.connections, 0);
 });
 
 test('receive storage reused by later connections never changes bytes the application still holds', async (t) => {

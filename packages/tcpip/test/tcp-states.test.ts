@@ -5,6 +5,7 @@
  */
 import test from 'ava';
 import { TcpScript } from './tcp-harness';
+import { TimeWaitRecord } from '../src/tcp/time-wait';
 
 const plain = { timestamps: false, windowScaling: false };
 
@@ -190,6 +191,61 @@ test('TIME-WAIT: a new SYN with a higher sequence number opens a new incarnation
   s3.inject({ flags: 'S', seq: 0, mss: 1460 });
   t.is(c3.state, 'TIME-WAIT');
   t.like(s3.next(), { flags: '.', seq: 2, ack: 2 });
+});
+
+test('TIME-WAIT kept as a small record answers every segment as the whole connection did', (t) => {
+  // The same script twice: the connection held (control), and compacted as after its socket closed.
+  const run = (compact: boolean) => {
+    const s = new TcpScript({ timeWait: 10_000 });
+    const c = s.acceptOne({ wscale: 7, ts: true, sack: true });
+    s.inject({ flags: 'P.', seq: 1, ack: 1, data: 'hello', ts: [102, 0] });
+    c.read(new Uint8Array(5));
+    c.shutdown(); // our FIN
+    s.inject({ flags: 'F.', seq: 6, ack: 2, ts: [103, 0] });
+    t.is(c.state, 'TIME-WAIT');
+    c.close(); // as a socket's destroy() does
+    const layer = s.tcp as unknown as { lookup(a: number, b: number, c: number, d: number): object | null };
+    const held = () => layer.lookup(s.local, s.localPort, s.peer, s.peerPort);
+    if (compact) {
+      s.tcp.compact(c);
+      t.true(held() instanceof TimeWaitRecord, 'the layer keeps a record');
+      t.is(s.tcp.stateOf(c), 'TIME-WAIT');
+    } else {
+      t.is(held(), c);
+    }
+    const trace: unknown[] = [];
+    const step = (what: string) => {
+      for (let seg = s.next(); seg; seg = s.next()) trace.push([what, { ...seg, data: seg.data.toString('hex') }]);
+      trace.push([what, s.tcp.stats.connections, s.tcp.stats.challengeAcks, s.tcp.stats.pawsDrops, s.tcp.stats.outOfWindow]);
+    };
+    step('entered');
+    s.advance(4000);
+    s.inject({ flags: 'F.', seq: 6, ack: 2, ts: [104, 0] }); // retransmitted FIN: ACK, 2MSL again
+    step('fin again');
+    s.inject({ flags: 'P.', seq: 7, ack: 2, data: 'late', ts: [105, 0] }); // beyond the FIN
+    step('data after fin');
+    s.inject({ flags: '.', seq: 7, ack: 2, ts: [50, 0] }); // an old timestamp: PAWS
+    step('paws');
+    s.inject({ flags: 'S', seq: 0, ts: [50, 0] }); // an old SYN
+    step('old syn');
+    s.inject({ flags: '.', seq: 7, ack: 9, ts: [107, 0] }); // acknowledges what was never sent
+    step('bad ack');
+    s.inject({ flags: 'R', seq: 100, ts: [108, 0] }); // RST not at RCV.NXT: challenge ACK
+    step('rst off');
+    s.advance(9_999);
+    step('before 2MSL');
+    s.advance(1);
+    step('after 2MSL');
+    t.is(s.tcp.connections().length, 0);
+    t.is(held(), null);
+    t.is(s.tcp.stateOf(c), 'CLOSED');
+    s.inject({ flags: 'S', seq: 100, ts: [200, 0] }); // the 4-tuple is free again
+    step('new syn');
+    return trace;
+  };
+  const control = run(false);
+  t.true(control.length > 10);
+  t.deepEqual(run(true), control);
 });
 
 test('SYN-RECEIVED: a retransmitted SYN gets the SYN-ACK again; SYN-ACK retransmits, then the half-open connection is dropped', (t) => {

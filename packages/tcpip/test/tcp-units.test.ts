@@ -70,6 +70,35 @@ test('ByteRing: lazily allocated, grows, wraps, keeps reassembly data past lengt
   t.throws(() => new ByteRing(0), { instanceOf: RangeError });
 });
 
+test('ByteRing: small writes and reads (copied by a loop, not a view) wrap and cross pieces intact', (t) => {
+  // 4 KiB rings fill and wrap (plain) or move to a second piece (handsOut) many times over.
+  for (const handsOut of [false, true]) {
+    const r = new ByteRing(4096, handsOut);
+    const rng = new Rng(11);
+    const model: number[] = [];
+    let value = 0;
+    for (let i = 0; i < 5000; i++) {
+      if (rng.next() < 0.5) {
+        const chunk = new Uint8Array(1 + rng.nextInt(100)); // both sides of the 64-byte loop limit
+        for (let k = 0; k < chunk.length; k++) chunk[k] = value++ & 0xff;
+        const off = rng.nextInt(4);
+        const n = r.append(chunk, off, chunk.length - off);
+        for (let k = 0; k < n; k++) model.push(chunk[off + k]);
+      } else {
+        const n = Math.min(1 + rng.nextInt(100), model.length);
+        const out = new Uint8Array(n + 3);
+        if (handsOut) out.set(r.chunk(n), 3);
+        else r.copyOut(0, out, 3, n);
+        t.deepEqual([...out.subarray(3)], model.slice(0, n));
+        t.deepEqual([...out.subarray(0, 3)], [0, 0, 0], 'nothing written before the destination offset');
+        r.consume(n);
+        model.splice(0, n);
+      }
+      t.is(r.length, model.length);
+    }
+  }
+});
+
 test('ByteRing with handsOut: views handed out never change, reassembly data survives moves', (t) => {
   const r = new ByteRing(50_000, true);
   t.is(r.allocated, 0);

@@ -43,6 +43,21 @@ const spareViewable: Buffer[] = [];
 /** Reads up to this size are copied out (cheap, from Node's pool), so the storage stays reusable. */
 const COPY_MAX = 1024;
 
+/**
+ * Up to this many bytes are copied with a loop: `set(subarray())` makes a view object per copy,
+ * garbage that costs more than the copy for the few bytes of a short request or answer.
+ */
+const LOOP_COPY_MAX = 64;
+
+/** dst[at, at + n) = src[from, from + n) (different arrays). */
+function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, at: number, n: number): void {
+  if (n <= LOOP_COPY_MAX) {
+    for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  } else {
+    dst.set(src.subarray(from, from + n), at);
+  }
+}
+
 export class ByteRing {
   private buf: Uint8Array | null = null;
   private head = 0;
@@ -99,9 +114,9 @@ export class ByteRing {
     let at = this.head + pos;
     if (at >= cap) at -= cap;
     const first = Math.min(len, cap - at);
-    buf.set(src.subarray(offset, offset + first), at);
+    copyBytes(src, offset, buf, at, first);
     if (first < len) {
-      buf.set(src.subarray(offset + first, offset + len), 0);
+      copyBytes(src, offset + first, buf, 0, len - first);
       this.dirty = cap;
     } else if (at + first > this.dirty) this.dirty = at + first;
   }
@@ -118,8 +133,8 @@ export class ByteRing {
     let at = this.head + pos;
     if (at >= cap) at -= cap;
     const first = Math.min(len, cap - at);
-    dst.set(buf.subarray(at, at + first), dstOffset);
-    if (first < len) dst.set(buf.subarray(0, len - first), dstOffset + first);
+    copyBytes(buf, at, dst, dstOffset, first);
+    if (first < len) copyBytes(buf, 0, dst, dstOffset + first, len - first);
   }
 
   /** Drops `n` bytes from the head. Frees the storage when the ring becomes empty and `release` is set. */
@@ -254,8 +269,8 @@ export class ByteRing {
     while (len > 0) {
       const p = pieces[i++];
       const n = Math.min(len, p.length - at);
-      if (into) p.set(other.subarray(offset, offset + n), at);
-      else other.set(p.subarray(at, at + n), offset);
+      if (into) copyBytes(other, offset, p, at, n);
+      else copyBytes(p, at, other, offset, n);
       offset += n;
       len -= n;
       at = 0;

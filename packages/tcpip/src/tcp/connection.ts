@@ -17,6 +17,7 @@ import { CongestionControl, congestionControlFactory } from './congestion';
 import { TcpError, TcpErrorCode } from './errors';
 import { ReceiveTuner } from './receive-tuner';
 import { RttEstimator } from './rtt';
+import { TimeWaitRecord } from './time-wait';
 import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
 import type { FifoItem, HeapItem } from './timer-heap';
 import {
@@ -119,7 +120,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   inFifo = false;
   /** Demux hash and the next connection with the same hash, owned by the layer. */
   demuxKey = 0;
-  demuxNext: TcpConnection | null = null;
+  demuxNext: TcpConnection | TimeWaitRecord | null = null;
   state: TcpState = 'CLOSED';
   events: TcpConnectionEvents | null = null;
   /** The listener a passive connection came from (until accepted). */
@@ -1148,6 +1149,83 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.closeAt = now + this.io.config.timeWait;
     this.sendBuffer.release();
     if (this.receiveBuffer.length === 0) this.receiveBuffer.release();
+  }
+
+  /**
+   * This TIME-WAIT connection as a small record for the layer to keep instead (time-wait.ts), or
+   * null when it holds more than the record does (unread data, reassembly or recovery state, a
+   * timer besides 2MSL). The record keeps what segments in TIME-WAIT read: the sequence and
+   * window variables (acceptability, the RFC 5961 ACK check, the window update, the ACK sent),
+   * the receive window's size, timestamps (PAWS, TS.Recent, TSval), SACK and keepalive settings.
+   */
+  timeWaitRecord(): TimeWaitRecord | null {
+    if (this.state !== 'TIME-WAIT' || this.receiveBuffer.length > 0 || this.ooo.length > 0 || this.pendingFinSeq >= 0 ||
+        this.inRecovery || this.rtxAt !== Infinity || this.delackAt !== Infinity || this.keepaliveAt !== Infinity ||
+        this.idleAt !== Infinity || this.closeAt === Infinity) return null;
+    const r = new TimeWaitRecord(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
+    r.closeAt = this.closeAt;
+    r.iss = this.iss | 0;
+    r.irs = this.irs | 0;
+    r.sndUna = this.sndUna | 0;
+    r.sndNxt = this.sndNxt | 0;
+    r.sndMax = this.sndMax | 0;
+    r.sndWnd = this.sndWnd;
+    r.sndWl1 = this.sndWl1 | 0;
+    r.sndWl2 = this.sndWl2 | 0;
+    r.maxSndWnd = this.maxSndWnd;
+    r.sndWscale = this.sndWscale;
+    r.rcvNxt = this.rcvNxt | 0;
+    r.rcvAdv = this.rcvAdv | 0;
+    r.rcvWscale = this.rcvWscale;
+    r.rcvCapacity = this.receiveBuffer.maxCapacity;
+    r.advMss = this.advMss;
+    r.pathMtu = this.pathMtu;
+    r.tsEnabled = this.tsEnabled;
+    r.tsRecent = this.tsRecent | 0;
+    r.tsOffset = this.tsOffset | 0;
+    r.lastAckSent = this.lastAckSent | 0;
+    r.sackOk = this.sackOk;
+    r.keepAlive = this.keepAlive;
+    r.keepAliveIdle = this.keepAliveIdle;
+    r.passive = this.passive;
+    return r;
+  }
+
+  /** Makes this (new, unused) connection the TIME-WAIT connection `r` was made from. */
+  restoreTimeWait(r: TimeWaitRecord): void {
+    this.state = 'TIME-WAIT';
+    this.orphaned = true;
+    this.passive = r.passive;
+    this.closeAt = r.closeAt;
+    this.iss = seq(r.iss >>> 0);
+    this.irs = seq(r.irs >>> 0);
+    this.sndUna = seq(r.sndUna >>> 0);
+    this.sndNxt = seq(r.sndNxt >>> 0);
+    this.sndMax = seq(r.sndMax >>> 0);
+    this.sndWnd = r.sndWnd;
+    this.sndWl1 = seq(r.sndWl1 >>> 0);
+    this.sndWl2 = seq(r.sndWl2 >>> 0);
+    this.maxSndWnd = r.maxSndWnd;
+    this.sndWscale = r.sndWscale;
+    // Our FIN was sent and acknowledged: it is the last sequence number below SND.MAX.
+    this.finQueued = true;
+    this.finSeq = seqAdd(this.sndMax, -1);
+    this.bufSeq = this.finSeq;
+    this.recoverPoint = this.sndUna;
+    this.rcvNxt = seq(r.rcvNxt >>> 0);
+    this.rcvAdv = seq(r.rcvAdv >>> 0);
+    this.finReceived = true;
+    this.rcvWscale = r.rcvWscale;
+    if (r.rcvCapacity > this.receiveBuffer.maxCapacity) this.receiveBuffer.grow(r.rcvCapacity);
+    this.advMss = r.advMss;
+    this.pathMtu = r.pathMtu;
+    this.tsEnabled = r.tsEnabled;
+    this.tsRecent = r.tsRecent >>> 0;
+    this.tsOffset = r.tsOffset >>> 0;
+    this.lastAckSent = seq(r.lastAckSent >>> 0);
+    this.sackOk = r.sackOk;
+    this.keepAlive = r.keepAlive;
+    this.keepAliveIdle = r.keepAliveIdle;
   }
 
   /** RFC 6191-style reuse: a new SYN may end TIME-WAIT if it is clearly newer. */

@@ -99,9 +99,13 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
   get bytesRead(): number { return this.connBytesRead; }
   get bytesWritten(): number { return this.connBytesSent; }
   get pending(): boolean { return this.connecting; }
-  /** The TCP state of the underlying connection ('CLOSED' once gone). */
-  get tcpState(): string { return this.conn ? this.conn.state : 'CLOSED'; }
-  /** The underlying connection (for diagnostics and tests). */
+  /** The TCP state of the underlying connection ('CLOSED' once gone), TIME-WAIT included after 'close'. */
+  get tcpState(): string { return this.conn ? this.layer.stateOf(this.conn) : 'CLOSED'; }
+  /**
+   * The underlying connection (for diagnostics and tests). After 'close' a connection in TIME-WAIT
+   * is detached: the layer keeps a small record of it instead, and this object stays as it was
+   * (`tcpState` follows TIME-WAIT to its end).
+   */
   get connection(): TcpConnection | null { return this.conn; }
 
   get readyState(): 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed' {
@@ -300,6 +304,8 @@ export class TcpSocket extends Duplex implements TcpConnectionEvents {
       if (conn.state !== 'CLOSED') {
         if (error) conn.abort();
         else conn.close();
+        // Nobody reads from or writes to it any more: TIME-WAIT needs only a small record.
+        if (conn.state === 'TIME-WAIT') this.layer.compact(conn);
       }
     }
     this.failPendingWrite(error ?? epipe);

@@ -11,6 +11,7 @@ import { TcpError, TcpErrorCode } from './errors';
 import { IsnGenerator } from './isn';
 import { SeqNum, seq } from './seq';
 import { DeadlineFifo, TimerHeap } from './timer-heap';
+import { TimeWaitRecord } from './time-wait';
 import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
 import {
   TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
@@ -188,15 +189,15 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly rng: Rng;
   private readonly isn: IsnGenerator;
   /** Demux: hash of the 4-tuple -> the first connection of its chain (`demuxNext`). */
-  private readonly conns = new Map<number, TcpConnection>();
+  private readonly conns = new Map<number, TcpConnection | TimeWaitRecord>();
   /** The connection `lookup` found last; cleared when it leaves the demux (unlink). */
-  private lastLookup: TcpConnection | null = null;
+  private lastLookup: TcpConnection | TimeWaitRecord | null = null;
   private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
   private readonly heap = new TimerHeap<TcpConnection>();
   /** TIME-WAIT connections, in deadline order (all wait the same time). */
-  private readonly timeWait = new DeadlineFifo<TcpConnection>();
+  private readonly timeWait = new DeadlineFifo<TcpConnection | TimeWaitRecord>();
   private readonly seg = new TcpSegmentView();
   private readonly writer = new SegmentWriter();
   /** DF on every segment: TCP does path MTU discovery (RFC 1191) instead of relying on fragmentation. */
@@ -335,7 +336,8 @@ export class TcpLayer implements TcpConnectionIo {
   connections(): TcpConnection[] {
     const out: TcpConnection[] = [];
     for (let c of this.conns.values()) {
-      for (; c; c = c.demuxNext!) out.push(c);
+      // A TIME-WAIT record becomes a connection again: the caller may act on it (abort ends TIME-WAIT).
+      for (; c; c = c.demuxNext!) out.push(c instanceof TimeWaitRecord ? (c = this.expand(c)) : c);
     }
     return out;
   }
@@ -369,12 +371,14 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   private dispatch(info: TcpPacketInfo, seg: TcpSegmentView, payload: Uint8Array): void {
-    const conn = this.lookup(info.dst, seg.dstPort, info.src, seg.srcPort);
+    const found = this.lookup(info.dst, seg.dstPort, info.src, seg.srcPort);
+    const conn = found instanceof TimeWaitRecord ? this.expand(found) : found;
     const flags = seg.flags;
     const isSyn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
     if (conn) {
       if (!(isSyn && conn.acceptsNewSyn(seg) && this.findListener(info.dst, seg.dstPort))) {
         conn.segmentArrives(seg, payload);
+        if (conn !== found) this.compact(conn); // rebuilt from a record: back to one if still in TIME-WAIT
         return;
       }
       conn.finish(null); // TIME-WAIT ends for a new incarnation
@@ -413,8 +417,9 @@ export class TcpLayer implements TcpConnectionIo {
     const o = error.quoteOffset;
     const srcPort = (b[o] << 8) | b[o + 1];
     const dstPort = (b[o + 2] << 8) | b[o + 3];
-    const conn = this.lookup(error.src, srcPort, error.dst, dstPort);
-    if (!conn) { this.drop('icmp-no-connection'); return; }
+    const found = this.lookup(error.src, srcPort, error.dst, dstPort);
+    if (!found) { this.drop('icmp-no-connection'); return; }
+    const conn = found instanceof TimeWaitRecord ? this.expand(found) : found;
     // RFC 5927: the quoted sequence number must be in flight, or the error is ignored.
     const s = seq(((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0);
     if (((s - conn.sndUna) >>> 0) > ((conn.sndMax - conn.sndUna) >>> 0)) { this.drop('icmp-out-of-window'); return; }
@@ -483,6 +488,10 @@ export class TcpLayer implements TcpConnectionIo {
       const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
       if ((h <= t ? h : t) > now || guard-- <= 0) break;
       const conn = t < h ? this.timeWait.head! : this.heap.peek()!;
+      if (conn instanceof TimeWaitRecord) {
+        this.endTimeWait(conn); // its only deadline is 2MSL
+        continue;
+      }
       try {
         conn.onTimer(now);
       } catch (e) {
@@ -562,6 +571,12 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   closed(conn: TcpConnection): void {
+    if (conn.demuxKey < 0) {
+      // A detached connection (`compact`) aborted by its holder: its TIME-WAIT, kept as a record, ends too.
+      const rec = this.lookup(conn.localAddress, conn.localPort, conn.remoteAddress, conn.remotePort);
+      if (rec instanceof TimeWaitRecord) this.endTimeWait(rec);
+      return;
+    }
     if (this.unlink(conn)) {
       this.usePort(conn.localPort, -1);
       this.connCount--;
@@ -579,13 +594,14 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   reschedule(conn: TcpConnection): void {
-    if (conn.state === 'CLOSED') return;
+    if (conn.state === 'CLOSED' || conn.demuxKey < 0) return; // demuxKey < 0: detached (`compact`)
     this.place(conn, conn.nextDeadline());
     this.armWakeup();
   }
 
   /** Files a connection's next deadline: TIME-WAIT in the FIFO (when in order), the rest in the heap. */
   private place(conn: TcpConnection, d: number): void {
+    if (conn.demuxKey < 0) return; // detached (`compact`): its record holds the timer
     if (d !== Infinity && conn.state === 'TIME-WAIT') {
       if (conn.heapIndex >= 0) this.heap.remove(conn);
       if (this.timeWait.push(conn, d)) return;
@@ -630,7 +646,7 @@ export class TcpLayer implements TcpConnectionIo {
     }
   }
 
-  lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | null {
+  lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | TimeWaitRecord | null {
     // A run of segments of one connection (bulk) skips the hash and the Map: the last hit is kept while it is linked.
     const last = this.lastLookup;
     if (last !== null && last.localPort === localPort && last.remotePort === remotePort && last.remoteAddress === remote &&
@@ -646,7 +662,7 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   /** Takes a connection out of its demux chain; false if it was not in it. */
-  private unlink(conn: TcpConnection): boolean {
+  private unlink(conn: TcpConnection | TimeWaitRecord): boolean {
     if (this.lastLookup === conn) this.lastLookup = null;
     const head = this.conns.get(conn.demuxKey);
     if (head === conn) {
@@ -662,6 +678,66 @@ export class TcpLayer implements TcpConnectionIo {
       }
     }
     return false;
+  }
+
+  /**
+   * A TIME-WAIT connection that no socket holds any more is replaced, in its demux chain and its
+   * place in the TIME-WAIT FIFO, by a small record (time-wait.ts); the connection object is
+   * detached (`demuxKey` -1: the layer no longer schedules it). Nothing happens when it is not in
+   * TIME-WAIT, holds state the record does not keep, or waits in the heap.
+   */
+  compact(conn: TcpConnection): void {
+    if (conn.demuxKey < 0 || !conn.inFifo) return;
+    const rec = conn.timeWaitRecord();
+    if (!rec) return;
+    this.replaceInDemux(conn, rec);
+    this.timeWait.replace(conn, rec);
+    conn.demuxKey = -1;
+  }
+
+  /** The connection a record was made from, taking the record's place (to process a segment). */
+  private expand(rec: TimeWaitRecord): TcpConnection {
+    const conn = this.rebuild(rec);
+    this.replaceInDemux(rec, conn);
+    this.timeWait.replace(rec, conn);
+    return conn;
+  }
+
+  private rebuild(rec: TimeWaitRecord): TcpConnection {
+    const conn = new TcpConnection(this, rec.localAddress, rec.localPort, rec.remoteAddress, rec.remotePort, this.nowFn);
+    conn.restoreTimeWait(rec);
+    return conn;
+  }
+
+  private replaceInDemux(old: TcpConnection | TimeWaitRecord, next: TcpConnection | TimeWaitRecord): void {
+    if (this.lastLookup === old) this.lastLookup = null;
+    const key = old.demuxKey;
+    next.demuxKey = key;
+    next.demuxNext = old.demuxNext;
+    old.demuxNext = null;
+    const head = this.conns.get(key);
+    if (head === old) { this.conns.set(key, next); return; }
+    for (let p = head; p; p = p.demuxNext!) {
+      if (p.demuxNext === old) { p.demuxNext = next; return; }
+    }
+  }
+
+  /** 2MSL passed for a record: the 4-tuple is free. */
+  private endTimeWait(rec: TimeWaitRecord): void {
+    this.timeWait.remove(rec);
+    rec.state = 'CLOSED';
+    if (this.unlink(rec)) {
+      this.usePort(rec.localPort, -1);
+      this.connCount--;
+      this.stats.connections = this.connCount;
+    }
+  }
+
+  /** The TCP state of a connection a socket holds, following it into TIME-WAIT once detached (`compact`). */
+  stateOf(conn: TcpConnection): string {
+    if (conn.demuxKey >= 0 || conn.state !== 'TIME-WAIT') return conn.state;
+    const now = this.lookup(conn.localAddress, conn.localPort, conn.remoteAddress, conn.remotePort);
+    return now instanceof TimeWaitRecord ? now.state : 'CLOSED';
   }
 
   private findListener(local: Ipv4Address, port: number): TcpListener | null {

@@ -126,6 +126,19 @@ export class DeadlineFifo<T extends FifoItem> {
     return true;
   }
 
+  /** Puts `next` where `item` is (same deadline, same place in the order); `item` leaves. */
+  replace(item: T, next: T): void {
+    const p = item.fifoPrev as T | null, n = item.fifoNext as T | null;
+    next.deadline = item.deadline;
+    next.fifoPrev = p;
+    next.fifoNext = n;
+    next.inFifo = true;
+    if (p) p.fifoNext = next; else this.head = next;
+    if (n) n.fifoPrev = next; else this.tail = next;
+    item.fifoPrev = item.fifoNext = null;
+    item.inFifo = false;
+  }
+
   remove(item: T): void {
     if (!item.inFifo) return;
     const p = item.fifoPrev as T | null, n = item.fifoNext as T | null;
