@@ -391,3 +391,22 @@ test('sequence numbers wrap around 2^32 in both directions', (t) => {
   s.inject({ flags: 'F.', seq: 8001, ack: 3002 });
   t.is(c.state, 'TIME-WAIT');
 });
+
+test('sequence numbers above 2^31 (negative as the int32 the stack holds): an early FIN waits for the hole, SACK names the newest block first', (t) => {
+  const s = new TcpScript(plain);
+  s.peerIsn = 0xf0000000; // every sequence number of the peer's is above 2^31
+  const c = s.acceptOne({ sack: true });
+  t.true((c.rcvNxt as number) < 0, 'held as int32');
+  // Out of order: 2001..3000, then 4001..5000 (the newest block), each ACKed at once with SACK.
+  s.inject({ flags: '.', seq: 2001, ack: 1, data: Buffer.alloc(1000, 2) });
+  s.inject({ flags: '.', seq: 4001, ack: 1, data: Buffer.alloc(1000, 4) });
+  const acks = s.out.filter((x) => x.sack.length > 0);
+  t.like(acks[acks.length - 1], { ack: 1, sack: [[4001, 5001], [2001, 3001]] });
+  // The FIN comes before the data ahead of it: it is kept until RCV.NXT reaches it.
+  s.inject({ flags: 'F.', seq: 5001, ack: 1 });
+  t.is(c.state, 'ESTABLISHED');
+  for (const i of [0, 1, 3]) s.inject({ flags: '.', seq: 1 + i * 1000, ack: 1, data: Buffer.alloc(1000, i) });
+  t.is(c.state, 'CLOSE-WAIT', 'the early FIN took effect once the holes filled');
+  t.is(c.readBuffer()!.length, 5000);
+  t.like(s.out[s.out.length - 1], { ack: 5002 });
+});

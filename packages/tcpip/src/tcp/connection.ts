@@ -18,7 +18,7 @@ import { TcpError, TcpErrorCode } from './errors';
 import { ReceiveTuner } from './receive-tuner';
 import { RttEstimator } from './rtt';
 import { TimeWaitRecord } from './time-wait';
-import { SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
+import { NO_SEQ, SeqNum, seq, seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq';
 import type { FifoItem, HeapItem } from './timer-heap';
 import {
   TCP_ACK, TCP_FIN, TCP_MAX_WSCALE, TCP_PSH, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
@@ -160,7 +160,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   readonly receiveBuffer: ByteRing;
   /** Out-of-order ranges [start, end) as sequence numbers, sorted. */
   private ooo: number[] = [];
-  private pendingFinSeq = -1;
+  private pendingFinSeq = NO_SEQ;
   /** The peer's FIN has been received in order. */
   finReceived = false;
 
@@ -185,7 +185,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Both sides sent SACK-permitted: our ACKs carry SACK blocks (RFC 2018). Incoming blocks are not used yet. */
   sackOk = false;
   /** The out-of-order range holding the most recently received segment (reported first, RFC 2018 4). */
-  private lastOooStart = -1;
+  private lastOooStart = NO_SEQ;
   pathMtu = 1500;
   /** The NIC fills in our checksums (set by the layer from the route's interface). */
   txChecksumOffload = false;
@@ -232,7 +232,7 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** The deadline in rtxAt when it is a tail loss probe (RFC 8985), else Infinity. */
   private tlpAt = Infinity;
   /** A probe retransmitted data: a sequence number inside it (-1: none pending), and the D-SACK count then. */
-  private tlpRtxEnd = -1;
+  private tlpRtxEnd = NO_SEQ;
   private tlpDsacks = 0;
   /** Tail loss probes sent, and recoveries started by the probe timer on SACK information. */
   tlpCount = 0;
@@ -919,10 +919,10 @@ export class TcpConnection implements HeapItem, FifoItem {
     if (this.sndUna === this.sndMax) this.rtxAt = Infinity;
     else this.rtxAt = now + this.rtt.rto;
     this.persist = false;
-    if (this.tlpRtxEnd >= 0 && seqGe(ack, this.tlpRtxEnd as SeqNum)) {
+    if (this.tlpRtxEnd !== NO_SEQ && seqGe(ack, this.tlpRtxEnd as SeqNum)) {
       // RFC 8985 7.4: the probe's retransmission repaired a loss unless the peer D-SACKed it.
       if (this.dsackCount === this.tlpDsacks && !this.inRecovery) this.cc.onCongestionEvent(flightBefore, now);
-      this.tlpRtxEnd = -1;
+      this.tlpRtxEnd = NO_SEQ;
     }
     if (this.rtxAt !== Infinity) this.armProbe(now);
 
@@ -1070,8 +1070,8 @@ export class TcpConnection implements HeapItem, FifoItem {
       // onData before onEnd: a FIN waiting behind the hole this segment filled comes after the data.
       if (this.events?.onData) this.events.onData();
       if (this.state === 'CLOSED') return;
-      if (this.pendingFinSeq >= 0 && (this.pendingFinSeq as SeqNum) === this.rcvNxt) {
-        this.pendingFinSeq = -1;
+      if (this.pendingFinSeq !== NO_SEQ && (this.pendingFinSeq as SeqNum) === this.rcvNxt) {
+        this.pendingFinSeq = NO_SEQ;
         this.processFin(this.rcvNxt, now);
       }
     } else {
@@ -1159,7 +1159,7 @@ export class TcpConnection implements HeapItem, FifoItem {
    * the receive window's size, timestamps (PAWS, TS.Recent, TSval), SACK and keepalive settings.
    */
   timeWaitRecord(): TimeWaitRecord | null {
-    if (this.state !== 'TIME-WAIT' || this.receiveBuffer.length > 0 || this.ooo.length > 0 || this.pendingFinSeq >= 0 ||
+    if (this.state !== 'TIME-WAIT' || this.receiveBuffer.length > 0 || this.ooo.length > 0 || this.pendingFinSeq !== NO_SEQ ||
         this.inRecovery || this.rtxAt !== Infinity || this.delackAt !== Infinity || this.keepaliveAt !== Infinity ||
         this.idleAt !== Infinity || this.closeAt === Infinity) return null;
     const r = new TimeWaitRecord(this.localAddress, this.localPort, this.remoteAddress, this.remotePort);
@@ -1197,14 +1197,14 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.orphaned = true;
     this.passive = r.passive;
     this.closeAt = r.closeAt;
-    this.iss = seq(r.iss >>> 0);
-    this.irs = seq(r.irs >>> 0);
-    this.sndUna = seq(r.sndUna >>> 0);
-    this.sndNxt = seq(r.sndNxt >>> 0);
-    this.sndMax = seq(r.sndMax >>> 0);
+    this.iss = seq(r.iss);
+    this.irs = seq(r.irs);
+    this.sndUna = seq(r.sndUna);
+    this.sndNxt = seq(r.sndNxt);
+    this.sndMax = seq(r.sndMax);
     this.sndWnd = r.sndWnd;
-    this.sndWl1 = seq(r.sndWl1 >>> 0);
-    this.sndWl2 = seq(r.sndWl2 >>> 0);
+    this.sndWl1 = seq(r.sndWl1);
+    this.sndWl2 = seq(r.sndWl2);
     this.maxSndWnd = r.maxSndWnd;
     this.sndWscale = r.sndWscale;
     // Our FIN was sent and acknowledged: it is the last sequence number below SND.MAX.
@@ -1212,8 +1212,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.finSeq = seqAdd(this.sndMax, -1);
     this.bufSeq = this.finSeq;
     this.recoverPoint = this.sndUna;
-    this.rcvNxt = seq(r.rcvNxt >>> 0);
-    this.rcvAdv = seq(r.rcvAdv >>> 0);
+    this.rcvNxt = seq(r.rcvNxt);
+    this.rcvAdv = seq(r.rcvAdv);
     this.finReceived = true;
     this.rcvWscale = r.rcvWscale;
     if (r.rcvCapacity > this.receiveBuffer.maxCapacity) this.receiveBuffer.grow(r.rcvCapacity);
@@ -1222,7 +1222,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.tsEnabled = r.tsEnabled;
     this.tsRecent = r.tsRecent >>> 0;
     this.tsOffset = r.tsOffset >>> 0;
-    this.lastAckSent = seq(r.lastAckSent >>> 0);
+    this.lastAckSent = seq(r.lastAckSent);
     this.sackOk = r.sackOk;
     this.keepAlive = r.keepAlive;
     this.keepAliveIdle = r.keepAliveIdle;
@@ -1455,11 +1455,11 @@ export class TcpConnection implements HeapItem, FifoItem {
   private takeSack(seg: TcpSegmentView, ack: SeqNum): void {
     const b = seg.sackBlocks;
     for (let k = 0; k < seg.sackCount; k++) {
-      let start = b[2 * k] as SeqNum;
-      const end = b[2 * k + 1] as SeqNum;
+      let start = seq(b[2 * k]);
+      const end = seq(b[2 * k + 1]);
       if (!seqLt(start, end)) continue;
       if (k === 0 && (seqLe(end, ack) ||
-          (seg.sackCount > 1 && seqLe(b[2] as SeqNum, start) && seqLe(end, b[3] as SeqNum)))) {
+          (seg.sackCount > 1 && seqLe(seq(b[2]), start) && seqLe(end, seq(b[3]))))) {
         // D-SACK: below the cumulative ACK or inside the second block.
         this.io.counters.dsacks++;
         this.dsackCount++;
@@ -1617,7 +1617,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     let n = 0;
     let first = -1;
     for (let i = 0; i < r.length; i += 2) {
-      if (this.lastOooStart >= 0 && seqLe(r[i] as SeqNum, this.lastOooStart as SeqNum) &&
+      if (this.lastOooStart !== NO_SEQ && seqLe(r[i] as SeqNum, this.lastOooStart as SeqNum) &&
           seqLt(this.lastOooStart as SeqNum, r[i + 1] as SeqNum)) { first = i; break; }
     }
     if (first >= 0) { o.sackBlocks[0] = r[first]; o.sackBlocks[1] = r[first + 1]; n = 1; }
