@@ -8,7 +8,7 @@
  *   npx ts-node --transpile-only tools/bench/src/bulk-cpu.ts [runs=3] [MiB=64] [mtu...=1500 65535]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
-import { median } from './bench';
+import { bulkToolArgs, median } from './bench';
 import { bulk, kernelSide, pnetSide } from './tcp';
 
 
@@ -31,11 +31,7 @@ async function measure(go: () => Promise<unknown>): Promise<Run> {
 }
 
 async function main(): Promise<void> {
-  const runs = Number(process.argv[2] ?? 3);
-  const mib = Number(process.argv[3] ?? 64);
-  const mtus = process.argv.length > 4 ? process.argv.slice(4).map(Number) : [1500, 65535];
-  const bytes = mib * 2 ** 20;
-  const gib = mib / 1024;
+  const { count: runs, mtus, bytes, gib } = bulkToolArgs(process.argv, 3);
   const kernel = kernelSide();
   // Warm-up (JIT) of each path at the size measured.
   await bulk(kernel, bytes);

@@ -6,7 +6,7 @@
  *
  *   npx ts-node --transpile-only tools/bench/src/checksum-ab.ts [pairs=8] [MiB=64] [mtu...=1500 65535]
  */
-import { median } from './bench';
+import { bulkToolArgs, median } from './bench';
 import { bulk, pnetSide } from './tcp';
 import { checksumPaths } from '../../../packages/tcpip/src/wire/checksum';
 
@@ -24,11 +24,7 @@ async function cpuOf(mtu: number, bytes: number, wasm: boolean): Promise<number>
 }
 
 async function main(): Promise<void> {
-  const pairs = Number(process.argv[2] ?? 8);
-  const mib = Number(process.argv[3] ?? 64);
-  const mtus = process.argv.length > 4 ? process.argv.slice(4).map(Number) : [1500, 65535];
-  const bytes = mib * 2 ** 20;
-  const gib = mib / 1024;
+  const { count: pairs, mtus, bytes, gib } = bulkToolArgs(process.argv, 8);
   if (!checksumPaths.wasmAvailable) throw new Error('checksum-ab: no WebAssembly SIMD here, nothing to compare');
   // Warm-up (JIT) of both paths at each MTU.
   for (const mtu of mtus) for (const w of [true, false, true, false]) await cpuOf(mtu, bytes, w);
