@@ -50,6 +50,14 @@ export class NetworkInterface {
   }
 
   checksumOffload(protocol: 'ipv4' | 'tcp' | 'udp' | 'icmp'): ChecksumOffload {
-    return this.nic.capabilities.checksum[protocol];
+    // Named loads: `checksum[protocol]` was a keyed load by string, 1.4 % of an MTU-1500 bulk profile.
+    const c = this.nic.capabilities.checksum;
+    switch (protocol) {
+      case 'tcp': return c.tcp;
+      case 'ipv4': return c.ipv4;
+      case 'udp': return c.udp;
+      case 'icmp': return c.icmp;
+      default: throw new TypeError(`checksumOffload: no protocol ${String(protocol)}`);
+    }
   }
 }
