@@ -37,7 +37,7 @@ export function selfTimes(profile: Profile): { fn: string; share: number }[] {
 /** Buckets for a one-line answer to "where does the time go" (first match wins). */
 const CATEGORIES: [string, RegExp][] = [
   // wasm-function[..]: the checksum's SIMD module, the only WebAssembly we run.
-  ['checksums', /^(sumWords|sumWordsJs|inPlaceSum|scratchSum|swap16|tcpChecksum|writeTcpChecksum|transportChecksumOk|internetChecksum|finishChecksum|pseudoHeaderSum|udpChecksum|checksum) |^wasm-function\[/],
+  ['checksums', /wire\/checksum\.ts|^(sumWords|sumWordsJs|scratchSum|swap16|tcpChecksum|writeTcpChecksum|transportChecksumOk|internetChecksum|finishChecksum|pseudoHeaderSum|udpChecksum|checksum) |^wasm-function\[/],
   ['copies', /^(copyOut|writeAt|copyPrefix|push|reserve|store|readBuffer \S|createUnsafeBuffer|set length|allocUnsafe|append) |^(copyOut|writeAt|store)$/],
   ['garbage collection', /^\(garbage collector\)/],
   ['idle (waiting for I/O)', /^\(idle\)/],

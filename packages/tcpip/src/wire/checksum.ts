@@ -17,14 +17,41 @@ const WIDE_MIN = 256;
 /** Words summed between folds: 2^20 words of up to 2^32 each (per accumulator) stay exact in a double (2^53). */
 const BLOCK_WORDS = 1 << 20;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-/** One 32-bit view per ArrayBuffer seen, made once (frame rings and send buffers are long-lived). */
-const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
-// The last two used: a bulk transfer alternates between two (the send and the receive side's
-// frame buffers), and a WeakMap look-up per sum was 1.6 % of it.
-let lastBacking: ArrayBufferLike | null = null;
-let lastView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
-let prevBacking: ArrayBufferLike | null = null;
-let prevView: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+/**
+ * A value made once per ArrayBuffer (frame rings and send buffers are long-lived), kept in a
+ * WeakMap behind the last two asked for: a bulk transfer alternates between two (the send and the
+ * receive side's frame buffers), and a WeakMap look-up per sum was 1.6 % of it.
+ */
+class PerBacking<T> {
+  private readonly all = new WeakMap<ArrayBufferLike, T>();
+  private lastBacking: ArrayBufferLike | null = null;
+  private prevBacking: ArrayBufferLike | null = null;
+
+  constructor(private readonly make: (backing: ArrayBufferLike) => T, private lastValue: T, private prevValue: T) {}
+
+  get(backing: ArrayBufferLike): T {
+    if (backing === this.lastBacking) return this.lastValue;
+    let value: T | undefined;
+    if (backing === this.prevBacking) {
+      value = this.prevValue;
+    } else {
+      value = this.all.get(backing);
+      if (value === undefined) {
+        value = this.make(backing);
+        this.all.set(backing, value);
+      }
+    }
+    this.prevBacking = this.lastBacking;
+    this.prevValue = this.lastValue;
+    this.lastBacking = backing;
+    this.lastValue = value;
+    return value;
+  }
+}
+
+/** One 32-bit view per ArrayBuffer. */
+const wordViews = new PerBacking<Uint32Array<ArrayBufferLike>>(
+  (backing) => new Uint32Array(backing, 0, backing.byteLength >>> 2), new Uint32Array(0), new Uint32Array(0));
 
 /**
  * Adds the 16-bit big-endian words of buf[offset, offset+length) to `sum` (an odd last byte is
@@ -40,7 +67,7 @@ export function sumWords(buf: Uint8Array, offset: number, length: number, sum = 
   // A range past the view's end goes to the JS loops as before (wasm would read the neighbouring
   // frames, or trap at the end of the memory).
   if (length >= WASM_IN_PLACE_MIN && wasmEnabled && offset >= 0 && offset + length <= buf.length) {
-    const inPlace = inPlaceSum(buf.buffer);
+    const inPlace = wasmSums.get(buf.buffer);
     if (inPlace !== null) return sum + swap16(inPlace(buf.byteOffset + offset, length));
     // The whole buffer is copied (a view of just the range would be an allocation per call), so
     // only when the range is most of it.
@@ -58,21 +85,7 @@ export function sumWordsJs(buf: Uint8Array, offset: number, length: number, sum 
   const head = (4 - (start & 3)) & 3;
   const words = (length - head) >>> 2;
   const firstWord = (start + head) >>> 2;
-  const backing = buf.buffer;
-  let view = lastView;
-  if (backing !== lastBacking) {
-    if (backing === prevBacking) {
-      view = prevView;
-    } else {
-      const cached = wordViews.get(backing);
-      view = cached ?? new Uint32Array(backing, 0, backing.byteLength >>> 2);
-      if (cached === undefined) wordViews.set(backing, view);
-    }
-    prevBacking = lastBacking;
-    prevView = lastView;
-    lastBacking = backing;
-    lastView = view;
-  }
+  const view = wordViews.get(buf.buffer);
   // A view made before a resizable buffer grew may be short: fall back rather than read undefined.
   if (firstWord + words > view.length) return sumBytes(buf, offset, length, sum);
   // Bytes before the aligned middle (relative index 0..2: even ones are high bytes).
@@ -123,12 +136,10 @@ const wasmModule = compileModule();
 /** Whether `sumWords` uses the module (off only to compare, see `checksumPaths.setWasmEnabled`). */
 let wasmEnabled = wasmModule !== null;
 /** The module instantiated over each wasm memory seen (null: not a wasm memory, or it refused). */
-const wasmSums = new WeakMap<ArrayBufferLike, WasmSum | null>();
-// The last two backings asked about, as for the 32-bit views above.
-let lastWasmBacking: ArrayBufferLike | null = null;
-let lastWasmSum: WasmSum | null = null;
-let prevWasmBacking: ArrayBufferLike | null = null;
-let prevWasmSum: WasmSum | null = null;
+const wasmSums = new PerBacking<WasmSum | null>((backing) => {
+  const memory = wasmMemoryOf(backing);
+  return memory === undefined ? null : instantiate(memory);
+}, null, null);
 /** The module's own memory for `scratchSum` (null: not made yet; false: instantiation failed). */
 let scratch: { bytes: Uint8Array; sum: WasmSum } | null | false = null;
 
@@ -151,26 +162,6 @@ function instantiate(memory: WasmMemory): WasmSum | null {
   }
 }
 
-/** The in-place sum for ranges of `backing`, or null when it is not a wasm memory's buffer. */
-function inPlaceSum(backing: ArrayBufferLike): WasmSum | null {
-  if (backing === lastWasmBacking) return lastWasmSum;
-  let fn: WasmSum | null | undefined;
-  if (backing === prevWasmBacking) {
-    fn = prevWasmSum;
-  } else {
-    fn = wasmSums.get(backing);
-    if (fn === undefined) {
-      const memory = wasmMemoryOf(backing);
-      fn = memory === undefined ? null : instantiate(memory);
-      wasmSums.set(backing, fn);
-    }
-  }
-  prevWasmBacking = lastWasmBacking;
-  prevWasmSum = lastWasmSum;
-  lastWasmBacking = backing;
-  lastWasmSum = fn;
-  return fn;
-}
 
 /** Sums a range of an ordinary buffer by copying it into the module's memory. */
 function scratchSum(buf: Uint8Array, offset: number, length: number): number {
@@ -203,7 +194,7 @@ export const checksumPaths = {
   wasmAvailable: wasmModule !== null,
   js: sumWordsJs,
   inPlace(buf: Uint8Array, offset: number, length: number, sum = 0): number {
-    const fn = wasmModule === null ? null : inPlaceSum(buf.buffer);
+    const fn = wasmModule === null ? null : wasmSums.get(buf.buffer);
     if (fn === null) throw new Error('checksumPaths.inPlace: not a buffer in a wasm memory, or no wasm SIMD');
     return sum + swap16(fn(buf.byteOffset + offset, length));
   },
