@@ -4,7 +4,7 @@
  * and boxed numbers) every one was copied twice by the young-generation collector before it
  * reached the old generation, and that copying was the largest share of the collector's work in
  * the connections benchmark. Once no socket holds a TIME-WAIT connection, the layer keeps this
- * record instead (about 300 bytes, sequence numbers as int32 so they stay unboxed) in the same
+ * record instead (about 300 bytes) in the same
  * demux chain and TIME-WAIT FIFO. A segment for it, or `TcpLayer.connections()`, rebuilds a
  * connection from it (`TcpConnection.restoreTimeWait`), so every segment in TIME-WAIT still goes
  * through the connection's own code: nothing of the protocol is implemented twice.
@@ -12,6 +12,7 @@
 import type { TcpConnection } from './connection';
 import type { FifoItem } from './timer-heap';
 import type { Ipv4Address } from '../wire/ipv4-address';
+import { seq } from './seq';
 
 export class TimeWaitRecord implements FifoItem {
   deadline = Infinity;
@@ -25,20 +26,20 @@ export class TimeWaitRecord implements FifoItem {
   demuxNext: TcpConnection | TimeWaitRecord | null = null;
   state: 'TIME-WAIT' | 'CLOSED' = 'TIME-WAIT';
 
-  // What TIME-WAIT reads (connection.ts `timeWaitRecord` lists why); sequence numbers as int32.
+  // What TIME-WAIT reads (connection.ts `timeWaitRecord` lists why); timestamps as int32.
   closeAt = 0;
-  iss = 0;
-  irs = 0;
-  sndUna = 0;
-  sndNxt = 0;
-  sndMax = 0;
+  iss = seq(0);
+  irs = seq(0);
+  sndUna = seq(0);
+  sndNxt = seq(0);
+  sndMax = seq(0);
   sndWnd = 0;
-  sndWl1 = 0;
-  sndWl2 = 0;
+  sndWl1 = seq(0);
+  sndWl2 = seq(0);
   maxSndWnd = 0;
   sndWscale = 0;
-  rcvNxt = 0;
-  rcvAdv = 0;
+  rcvNxt = seq(0);
+  rcvAdv = seq(0);
   rcvWscale = 0;
   rcvCapacity = 0;
   advMss = 0;
@@ -46,7 +47,7 @@ export class TimeWaitRecord implements FifoItem {
   tsEnabled = false;
   tsRecent = 0;
   tsOffset = 0;
-  lastAckSent = 0;
+  lastAckSent = seq(0);
   sackOk = false;
   keepAlive = false;
   keepAliveIdle = 0;
