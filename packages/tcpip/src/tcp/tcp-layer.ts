@@ -438,6 +438,12 @@ export class TcpLayer implements TcpConnectionIo {
     this.armWakeup();
   }
 
+  /** A bug caught at the layer's edge: counted and dropped (PNET_TCP_THROW=1 rethrows it, for debugging). */
+  private internalError(e: unknown): void {
+    this.drop('internal-error');
+    if (process.env.PNET_TCP_THROW) throw e;
+  }
+
   /**
    * The host starts handing over the frames of one receive batch (a poll of an interface). With
    * `coalesceAcks`, in-order data that would be ACKed every second segment is ACKed once, in
@@ -460,8 +466,7 @@ export class TcpLayer implements TcpConnectionIo {
       try {
         conn.flushAck(now);
       } catch (e) {
-        this.drop('internal-error');
-        if (process.env.PNET_TCP_THROW) throw e;
+        this.internalError(e);
       }
       if (conn.state !== 'CLOSED') this.place(conn, conn.nextDeadline());
     }
@@ -495,8 +500,7 @@ export class TcpLayer implements TcpConnectionIo {
       try {
         conn.onTimer(now);
       } catch (e) {
-        this.drop('internal-error');
-        if (process.env.PNET_TCP_THROW) throw e;
+        this.internalError(e);
       }
       if (conn.state !== 'CLOSED') {
         let d = conn.nextDeadline();
