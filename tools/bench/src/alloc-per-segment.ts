@@ -3,7 +3,7 @@
  * heap profiler with the objects the collector already freed (a 16 MiB transfer after a 32 MiB
  * warm-up), grouped by the allocating function and its two callers. Sampled: +-10 % run to run.
  *
- *   npx ts-node --transpile-only tools/bench/src/alloc-per-segment.ts
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/alloc-per-segment.ts
  */
 import { Session } from 'node:inspector';
 import { bulk, pnetSide } from './tcp';

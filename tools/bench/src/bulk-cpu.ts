@@ -5,7 +5,7 @@
  * overloaded machine the wall figures swing by 2x; CPU seconds per GiB move less. For an A/B,
  * run it in two trees in turn, several times.
  *
- *   npx ts-node --transpile-only tools/bench/src/bulk-cpu.ts [runs=3] [MiB=64] [mtu...=1500 65535]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/bulk-cpu.ts [runs=3] [MiB=64] [mtu...=1500 65535]
  */
 import { PerformanceObserver } from 'node:perf_hooks';
 import { bulkToolArgs, median } from './bench';

@@ -4,7 +4,7 @@
  * the JIT state and the machine's load of the moment. Prints CPU seconds per GiB (process CPU,
  * all threads) per side and the median of the pairs' ratios, which cancels slow drifts of load.
  *
- *   npx ts-node --transpile-only tools/bench/src/checksum-ab.ts [pairs=8] [MiB=64] [mtu...=1500 65535]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/checksum-ab.ts [pairs=8] [MiB=64] [mtu...=1500 65535]
  */
 import { bulkToolArgs, median } from './bench';
 import { bulk, pnetSide } from './tcp';

@@ -4,7 +4,7 @@
  * into the module's scratch memory first: the whole frame-sized buffer), each called directly so the length thresholds of
  * `sumWords` do not pick for them. Used to set WASM_IN_PLACE_MIN and WASM_SCRATCH_MIN.
  *
- *   npx ts-node --transpile-only tools/bench/src/checksum-micro.ts [lengths...=20 40 64 128 256 512 1480 9000 65535]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/checksum-micro.ts [lengths...=20 40 64 128 256 512 1480 9000 65535]
  */
 import { allocateWasmBacked } from '@pnet/nic';
 import { checksumPaths } from '../../../packages/tcpip/src/wire/checksum';

@@ -4,7 +4,7 @@
  * separate runs differ by +-15 % while the ratio of batches a second apart moves much less.
  * The other tree is a copy of the repository (e.g. `cp -a` of a worktree at the commit before).
  *
- *   npx ts-node --transpile-only tools/bench/src/conn-ab.ts <other tree> [rounds=40] [connections=2000]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/conn-ab.ts <other tree> [rounds=40] [connections=2000]
  *
  * Prints the median main-thread CPU microseconds per connection of each tree and the median of
  * the paired ratios (this tree / the other); below 1 means this tree is cheaper. Then the same for

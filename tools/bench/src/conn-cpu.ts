@@ -4,7 +4,7 @@
  * CPU time per connection (from /proc/self/task/<pid>/schedstat, Linux only) moves much less.
  * `net`'s loopback work runs in its syscalls on the same thread, so both sides count it.
  *
- *   npx ts-node --transpile-only tools/bench/src/conn-cpu.ts [runs=5] [connections=2000] [ours]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/conn-cpu.ts [runs=5] [connections=2000] [ours]
  *   (WARM=n: warm-up connections per side, default 3000; `ours`: skip the anchor)
  */
 import * as fs from 'node:fs';

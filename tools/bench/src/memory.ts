@@ -16,13 +16,13 @@ import { BenchOptions, BenchRow, median, row } from './bench';
 import type { MemoryMode, MemoryResult as ChildResult } from './memory-child';
 
 export function measure(mode: MemoryMode, connections: number, inProcess = false): Promise<ChildResult> {
-  // Tiny runs (the harness test) stay in this process: a child would spend most of its time in ts-node start-up.
+  // Tiny runs (the harness test) stay in this process: a child would spend most of its time compiling.
   if (inProcess) return import('./memory-child').then((m) => m.measureHere(mode, connections)).then((r) => { r.dispose(); return r; });
   const root = path.resolve(__dirname, '..', '..', '..');
-  const args = ['--expose-gc', '--max-old-space-size=8192', '-r', 'ts-node/register/transpile-only',
+  const args = ['--expose-gc', '--max-old-space-size=8192', '-r', path.join(__dirname, '..', '..', 'cli', 'bin', 'ts-cache.js'),
     path.join(__dirname, 'memory-child.ts'), mode, String(connections)];
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, args, { cwd: root, env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' }, maxBuffer: 1 << 20, timeout: 900_000 },
+    execFile(process.execPath, args, { cwd: root, env: process.env, maxBuffer: 1 << 20, timeout: 900_000 },
       (err, stdout, stderr) => {
         if (err) { reject(new Error(`memory-child ${mode} ${connections}: ${err.message}\n${stderr}`)); return; }
         try { resolve(JSON.parse(stdout.trim().split('\n').pop()!) as ChildResult); } catch (e) { reject(new Error(`memory-child ${mode}: bad output ${stdout}${stderr}`)); }

@@ -3,8 +3,8 @@
  * function, leaving out start-up (ts-node compiling, the module loader), (name, file:line), the biggest first. Used to write down where the
  * time of the slow benchmark rows goes (docs/BENCHMARKS.md).
  *
- *   node --cpu-prof --cpu-prof-dir=/tmp/prof -r ts-node/register/transpile-only tools/bench/src/main.ts --quick --only=tcp
- *   npx ts-node --transpile-only tools/bench/src/profile-summary.ts /tmp/prof/<file>.cpuprofile [top=30]
+ *   node --cpu-prof --cpu-prof-dir=/tmp/prof -r ./tools/cli/bin/ts-cache.js tools/bench/src/main.ts --quick --only=tcp
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/profile-summary.ts /tmp/prof/<file>.cpuprofile [top=30]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -24,8 +24,8 @@ export function selfTimes(profile: Profile): { fn: string; share: number }[] {
     const h = n.hitCount ?? 0;
     if (h === 0) continue;
     const cf = n.callFrame;
-    // Start-up noise: ts-node compiling our sources, the module loader.
-    if (/typescript|ts-node|source-map|node:internal\/modules|node:vm/.test(cf.url) || /^(ContextifyScript|readFileUtf8|compileFunction)$/.test(cf.functionName)) continue;
+    // Start-up noise: ts-node or ts-cache compiling our sources, the module loader.
+    if (/typescript|ts-node|ts-cache|source-map|node:internal\/modules|node:vm/.test(cf.url) || /^(ContextifyScript|readFileUtf8|compileFunction)$/.test(cf.functionName)) continue;
     const file = cf.url ? path.relative(process.cwd(), cf.url.replace(/^file:\/\//, '')) : '';
     const key = `${cf.functionName || '(anonymous)'} ${file ? `${file}:${cf.lineNumber + 1}` : ''}`.trim();
     hits.set(key, (hits.get(key) ?? 0) + h);

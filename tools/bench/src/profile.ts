@@ -2,7 +2,7 @@
  * CPU profile of our side of one benchmark (no anchor, no warm-up in the
  * profile), summarised as self time per function:
  *
- *   npx ts-node --transpile-only tools/bench/src/profile.ts <scenario> [dir=/tmp/pnet-prof] [top=25]
+ *   node -r ./tools/cli/bin/ts-cache.js tools/bench/src/profile.ts <scenario> [dir=/tmp/pnet-prof] [top=25]
  *
  * Scenarios: tcp-bulk-1500, tcp-bulk-65535, tcp-connections, http-keepalive,
  * http-close, tls-handshakes, https-download, vtime, tap-up, tap-down, tap-up-tso, tap-down-tso (root).
@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   if (!make) throw new Error(`profile: scenario must be one of ${Object.keys(scenarios).join(', ')}`);
   const keepAlive = setInterval(() => {}, 1000); // TAP scenarios wait on unref'd handles
   const go = await make();
-  if (!name.startsWith('tap')) await go(); // warm-up (JIT); the TAP scenario warms up inside
+  // Warm-up (JIT): V8 takes a few runs to settle (see bench.ts `warmUp`); the TAP scenario warms up inside.
+  if (!name.startsWith('tap')) for (let i = 0; i < 4; i++) await go();
   const profiler = new Profiler(dir);
   await profiler.start();
   const t0 = process.hrtime.bigint();
