@@ -14,8 +14,8 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { System } from '@pnet/libsystem';
 
-// ts-node compiled this file; the stack loads through the CLI's caching loader instead, so a
-// second `pnpm start` does not compile it all again.
+// `pnpm start` loads this file through the CLI's caching loader (a second start compiles
+// nothing); run another way (ts-node), the stack still loads through it.
 (require('../bin/ts-cache') as { install(force: boolean): void }).install(true);
 const { boot } = require('@pnet/libsystem') as typeof import('@pnet/libsystem');
 
