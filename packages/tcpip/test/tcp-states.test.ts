@@ -108,7 +108,9 @@ test('passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED', (t) => {
   s.inject({ flags: 'F.', seq: 1, ack: 1 });
   t.is(c.state, 'CLOSE-WAIT');
   t.true(ended);
-  t.like(s.next(), { flags: '.', seq: 1, ack: 2 }, 'a FIN is ACKed at once');
+  t.is(s.next(), undefined, 'the ACK of a FIN waits for our FIN (delayed ACK)');
+  s.advance(40);
+  t.like(s.next(), { flags: '.', seq: 1, ack: 2, time: 40 }, 'the delayed-ACK timer sends it');
   c.shutdown();
   t.is(c.state, 'LAST-ACK');
   t.like(s.next(), { flags: 'F.', seq: 1, ack: 2 });
