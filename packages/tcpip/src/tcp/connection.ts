@@ -484,13 +484,14 @@ export class TcpConnection implements HeapItem, FifoItem {
           this.io.config.delayedAck === 0) {
         this.ackNow = true;
         this.output(now);
+        this.io.reschedule(this);
       } else if (this.delackAt === Infinity) {
         // The window grew only because the SYN's unscaled field capped it at 64 KiB, and the peer
         // can still send several segments: an update at once would cost a segment per connection
         // (the first read of every request). Our next segment carries it, or the delayed-ACK timer.
         this.delackAt = now + this.io.config.delayedAck;
+        this.io.reschedule(this);
       }
-      this.io.reschedule(this);
     }
   }
 
@@ -546,7 +547,8 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   setNoDelay(on: boolean): void {
     this.noDelay = on;
-    if (on && this.isSynchronized()) {
+    // Only unsent data can have been held back by Nagle (a socket made noDelay at once has none).
+    if (on && this.isSynchronized() && this.sendBuffer.length > seqDiff(this.sndNxt, this.bufSeq)) {
       this.output(this.nowFn());
       this.io.reschedule(this);
     }
