@@ -192,7 +192,7 @@ export class TcpLayer implements TcpConnectionIo {
    * Demux: the first connection of each chain (`demuxNext`), by the low bits of the 4-tuple's hash.
    * A table of our own rather than a Map keyed by the hash: a lookup is one array load, and insert
    * and remove touch one slot (with thousands of TIME-WAIT records the Map's get/set/delete were
-   * ~5 % of a short connection's CPU). It doubles when it holds more entries than slots.
+   * ~5 % of a short connection's CPU). It doubles when it holds more entries than half its slots (short chains).
    */
   private demux: (TcpConnection | TimeWaitRecord | null)[] = new Array<TcpConnection | TimeWaitRecord | null>(DEMUX_MIN_SLOTS).fill(null);
   private demuxMask = DEMUX_MIN_SLOTS - 1;
@@ -632,7 +632,7 @@ export class TcpLayer implements TcpConnectionIo {
     conn.tsoMaxBytes = this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
     const key = demuxKey(this.demuxSalt, local, localPort, remote, remotePort);
     conn.demuxKey = key;
-    if (this.connCount >= this.demux.length) this.growDemux();
+    if (this.connCount * 2 >= this.demux.length) this.growDemux();
     const slot = key & this.demuxMask;
     conn.demuxNext = this.demux[slot];
     this.demux[slot] = conn;
