@@ -456,6 +456,10 @@ test('RFC 6528 ISNs resumed from the address pair\'s SipHash state equal the ful
     }
   }
   t.is(checked, 35);
+  // RFC 6056 port selection hash: SipHash of (local address, remote address, remote port), both words.
+  siphash24(key, new Uint8Array([10, 0, 0, 1, 10, 0, 0, 2, 0x01, 0xbb]), 0, 10, out);
+  t.deepEqual([...g.portHash(0x0a000001, 0x0a000002, 443)], [out[0], out[1]]);
+  t.notDeepEqual([...g.portHash(0x0a000001, 0x0a000002, 80)], [out[0], out[1]], 'the last triple only');
 });
 
 test('RFC 6528 ISNs: F is SipHash-2-4 of the 4-tuple under the key drawn from the Rng', (t) => {

@@ -30,6 +30,10 @@ export class IsnGenerator {
   private readonly pairState = new Uint32Array(8);
   private pairLocal = -1;
   private pairRemote = -1;
+  private readonly portOut = new Uint32Array(2);
+  private portLocal = -1;
+  private portRemote = -1;
+  private portRemotePort = -1;
 
   constructor(rng: Rng) {
     const k = rng.fill(new Uint8Array(16));
@@ -53,6 +57,25 @@ export class IsnGenerator {
     this.lastLocal = localIp;
     this.lastRemote = remoteIp;
     return (this.lastOffset = this.out[0]);
+  }
+
+  /**
+   * RFC 6056 3.3.4's F and G for choosing a local port toward remote:remotePort: SipHash of the
+   * 10 bytes (local address, remote address, remote port) under the same key (another input
+   * length than the ISN's and the timestamp offset's, so unrelated to both); the low word is the
+   * offset into the port range, the high word picks the counter. The last triple's is kept.
+   */
+  portHash(localIp: number, remoteIp: number, remotePort: number): Uint32Array {
+    if (localIp === this.portLocal && remoteIp === this.portRemote && remotePort === this.portRemotePort) return this.portOut;
+    const b = this.input;
+    b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;
+    b[4] = remoteIp >>> 24; b[5] = remoteIp >>> 16; b[6] = remoteIp >>> 8; b[7] = remoteIp;
+    b[8] = remotePort >>> 8; b[9] = remotePort;
+    siphash24(this.key, b, 0, 10, this.portOut);
+    this.portLocal = localIp;
+    this.portRemote = remoteIp;
+    this.portRemotePort = remotePort;
+    return this.portOut;
   }
 
   /**

@@ -201,6 +201,8 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
+  /** RFC 6056 3.3.4's table of counters for the ephemeral port search (`ephemeralPort`). */
+  private readonly portCounters = new Uint32Array(PORT_COUNTERS);
   private readonly heap = new TimerHeap<TcpConnection>();
   /** TIME-WAIT connections, in deadline order (all wait the same time). */
   private readonly timeWait = new DeadlineFifo<TcpConnection | TimeWaitRecord>();
@@ -786,19 +788,36 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   /**
-   * A random port from the ephemeral range (random start, then sequential search: RFC 6056 3.3.2).
+   * A port from the ephemeral range, then sequential search. For a connection, RFC 6056 3.3.4
+   * (double-hash port selection, as Linux): the search starts at a keyed hash of (local, remote,
+   * remote port) plus a counter picked by a second hash, and the counter moves on by the ports
+   * tried. Successive connections to one peer take successive ports, so a port comes back only
+   * after the whole range; with a random start (3.3.1, used before) a client soon drew a 4-tuple
+   * the server still held in TIME-WAIT (with 3000 connections to one server, about every tenth
+   * SYN, some of which waited for a retransmission timeout). A listener starts at random.
    * For a connection only the 4-tuple must be unique (so TIME-WAIT toward one peer does not use up
    * ports for all); a listener needs a port nothing else uses. Ports with listeners are never picked.
    */
   private ephemeralPort(local: Ipv4Address, remote: Ipv4Address, remotePort: number): number {
     const lo = this.config.ephemeralPortMin;
     const n = this.config.ephemeralPortMax - lo + 1;
-    const start = this.rng.nextInt(n);
+    let start: number;
+    let slot = -1;
+    if (remotePort !== 0) {
+      const h = this.isn.portHash(local, remote, remotePort);
+      slot = h[1] & (PORT_COUNTERS - 1);
+      start = (h[0] + this.portCounters[slot]) % n;
+    } else {
+      start = this.rng.nextInt(n);
+    }
     for (let pass = 0; pass < 2; pass++) {
       for (let i = 0; i < n; i++) {
         const p = lo + ((start + i) % n);
-        if (!this.portUse.has(p)) return p;
-        if (pass === 1 && remotePort !== 0 && !this.listeners.has(p) && !this.lookup(local, p, remote, remotePort)) return p;
+        if (!this.portUse.has(p) ||
+            (pass === 1 && remotePort !== 0 && !this.listeners.has(p) && !this.lookup(local, p, remote, remotePort))) {
+          if (slot >= 0) this.portCounters[slot] = (this.portCounters[slot] + i + 1) % n;
+          return p;
+        }
       }
       if (remotePort === 0) break;
     }
@@ -875,6 +894,8 @@ export class TcpLayer implements TcpConnectionIo {
 }
 
 const NO_OFFLOAD = Object.freeze({ tx: false, rx: false });
+/** Counters of the ephemeral port search (a power of two). */
+const PORT_COUNTERS = 256;
 /** Initial demux table size (a power of two). */
 const DEMUX_MIN_SLOTS = 64;
 
