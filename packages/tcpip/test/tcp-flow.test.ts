@@ -112,11 +112,34 @@ test('delayed ACK piggybacks on data sent in the meantime', (t) => {
   t.is(s.next(), undefined, 'no separate ACK');
 });
 
-test('a FIN is ACKed at once', (t) => {
+test('a FIN in ESTABLISHED gets a delayed ACK: our FIN carries it when the application closes at once, else the timer sends it', (t) => {
   const s = new TcpScript(plain);
-  s.acceptOne();
+  const c = s.acceptOne();
   s.inject({ flags: 'FP.', seq: 1, ack: 1, data: 5 });
-  t.like(s.next(), { flags: '.', ack: 7, time: 0 });
+  t.is(c.state, 'CLOSE-WAIT');
+  t.is(s.next(), undefined, 'no ACK of its own (Linux pingpong mode on a FIN)');
+  c.shutdown();
+  t.like(s.next(), { flags: 'F.', ack: 7, time: 0 });
+  t.is(s.next(), undefined);
+
+  const s2 = new TcpScript(plain);
+  s2.acceptOne();
+  s2.inject({ flags: 'FP.', seq: 1, ack: 1, data: 5 });
+  t.is(s2.next(), undefined);
+  s2.advance(40);
+  t.like(s2.next(), { flags: '.', ack: 7, time: 40 });
+});
+
+test('a FIN in FIN-WAIT-2 is ACKed at once', (t) => {
+  const s = new TcpScript(plain);
+  const c = s.acceptOne();
+  c.shutdown();
+  t.like(s.next(), { flags: 'F.' });
+  s.inject({ flags: '.', seq: 1, ack: 2 });
+  t.is(c.state, 'FIN-WAIT-2');
+  s.inject({ flags: 'F.', seq: 1, ack: 2 });
+  t.like(s.next(), { flags: '.', ack: 2, time: 0 });
+  t.is(c.state, 'TIME-WAIT');
 });
 
 test('MSS: advertised from the interface MTU; sending clamped to the peer MSS and the path MTU; 536 without option', (t) => {
@@ -177,6 +200,23 @@ test('window scaling: negotiated both ways, windows scaled on the wire', (t) => 
   s.inject({ flags: 'P.', seq: 1, ack: 1, data: 10 });
   s.advance(40);
   t.like(s.next(), { flags: '.', ack: 11, win: ((1 << 20) - 10) >> 5 });
+});
+
+test('window update after a read: none of its own for a small first request (the answer carries it); at once after full segments', (t) => {
+  const cfg = { timestamps: false, windowScaling: true, receiveBufferSize: 1 << 20, receiveAutoTune: false };
+  const s = new TcpScript(cfg);
+  const c = s.acceptOne({ wscale: 2 });
+  s.inject({ flags: 'P.', seq: 1, ack: 1, data: 32 });
+  t.is(c.readBuffer()!.length, 32);
+  t.is(s.next(), undefined, 'the SYN capped the window at 64 KiB: the wider one waits for the next segment');
+  c.write(Buffer.from('answer'));
+  t.like(s.next(), { flags: 'P.', ack: 33, len: 6, win: ((1 << 20) - 0) >> 5 });
+
+  const s2 = new TcpScript(cfg);
+  const c2 = s2.acceptOne({ wscale: 2 });
+  s2.inject({ flags: '.', seq: 1, ack: 1, data: 1460 });
+  t.is(c2.readBuffer()!.length, 1460);
+  t.like(s2.next(), { flags: '.', ack: 1461, time: 0, win: (1 << 20) >> 5 }, 'a full segment: a stream, told of the window at once');
 });
 
 test('timestamps: TSval/TSecr echoed; PAWS drops an old timestamp with an ACK', (t) => {

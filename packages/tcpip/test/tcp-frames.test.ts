@@ -77,6 +77,8 @@ test('a SYN frame to a listening port gets a SYN-ACK frame; the handshake comple
   const c = l.accept()!;
   t.is(c.state, 'ESTABLISHED');
   t.is(c.readBuffer()!.toString(), 'GET /');
+  s.recvNothing(); // the read opens no window worth a segment of its own (the SYN's window edge is kept)
+  s.advance(40);
   const delayed = tcpOf(s.recv({ ipv4: { protocol: TCP_PROTOCOL } }));
   t.is(delayed.flagText, '.', 'the script ran the delayed-ACK timer');
   t.is(delayed.ack, 1006);

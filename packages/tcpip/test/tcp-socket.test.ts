@@ -309,3 +309,32 @@ test('TLS: tls.connect({ socket }) on the client and new tls.TLSSocket(socket, {
   t.is(sha(got), sha(payload));
   t.true(a.tcp.stats.retransmits + b.tcp.stats.retransmits > 0, 'with 2% loss underneath');
 });
+
+test('server: getConnections counts open accepted sockets, maxConnections resets the excess, close waits for the last socket', async (t) => {
+  const { a, b, clock } = world();
+  const server = b.tcp.listen({ port: 9 });
+  server.maxConnections = 1;
+  const accepted: TcpSocket[] = [];
+  server.on('connection', (s: TcpSocket) => { accepted.push(s); s.on('error', () => {}); });
+  const count = () => new Promise<number>((resolve) => server.getConnections((_e, n) => resolve(n)));
+  const acceptedFirst = once(server, 'connection');
+  const first = a.tcp.connect({ host: '192.0.2.2', port: 9 });
+  first.on('error', () => {});
+  await clock.drive(acceptedFirst);
+  t.is(accepted.length, 1);
+  t.is(await clock.drive(count()), 1);
+  const second = a.tcp.connect({ host: '192.0.2.2', port: 9 });
+  const [err] = await clock.drive(once(second, 'error')) as [NodeJS.ErrnoException];
+  t.is(err.code, 'ECONNRESET', 'beyond maxConnections: reset');
+  t.is(accepted.length, 1);
+  let closed = false;
+  server.close(() => { closed = true; });
+  await clock.drive(new Promise((r) => setImmediate(r)));
+  t.false(closed, 'one socket still open');
+  const gone = once(accepted[0], 'close');
+  accepted[0].destroy();
+  await clock.drive(gone);
+  await clock.drive(new Promise((r) => setImmediate(r)));
+  t.is(await clock.drive(count()), 0);
+  t.true(closed, "'close' once the last accepted socket closed");
+});

@@ -108,7 +108,9 @@ test('passive close: CLOSE-WAIT -> LAST-ACK -> CLOSED', (t) => {
   s.inject({ flags: 'F.', seq: 1, ack: 1 });
   t.is(c.state, 'CLOSE-WAIT');
   t.true(ended);
-  t.like(s.next(), { flags: '.', seq: 1, ack: 2 }, 'a FIN is ACKed at once');
+  t.is(s.next(), undefined, 'the ACK of a FIN waits for our FIN (delayed ACK)');
+  s.advance(40);
+  t.like(s.next(), { flags: '.', seq: 1, ack: 2, time: 40 }, 'the delayed-ACK timer sends it');
   c.shutdown();
   t.is(c.state, 'LAST-ACK');
   t.like(s.next(), { flags: 'F.', seq: 1, ack: 2 });
@@ -350,7 +352,7 @@ test('shutdown before the handshake completes sends the FIN right after it', (t)
   t.is(s.next(), undefined);
 });
 
-test('ephemeral ports: random in the range; reused across different peers when the range is exhausted', (t) => {
+test('ephemeral ports (RFC 6056 double-hash): a keyed start per peer, then successive ports; reused across peers when the range is exhausted', (t) => {
   const s = new TcpScript({ ...plain, ephemeralPortMin: 50000, ephemeralPortMax: 50001 });
   const a = s.tcp.open({ host: '192.0.2.2', port: 80 });
   const b = s.tcp.open({ host: '192.0.2.2', port: 80 });
@@ -358,12 +360,17 @@ test('ephemeral ports: random in the range; reused across different peers when t
   const c = s.tcp.open({ host: '192.0.2.2', port: 81 });
   t.true(c.localPort === 50000 || c.localPort === 50001, 'same local port, different 4-tuple');
   t.throws(() => s.tcp.open({ host: '192.0.2.2', port: 80 }), { code: 'EADDRNOTAVAIL' } as never);
-  const ports = new Set<number>();
   const s2 = new TcpScript(plain);
-  for (let i = 0; i < 50; i++) ports.add(s2.tcp.open({ host: '192.0.2.2', port: 80 }).localPort);
-  t.is(ports.size, 50);
-  t.true([...ports].every((p) => p >= 49152 && p <= 65535));
-  t.false([...ports].every((p, i, arr) => i === 0 || p === arr[i - 1] + 1), 'not simply sequential from a fixed start');
+  const ports: number[] = [];
+  for (let i = 0; i < 50; i++) ports.push(s2.tcp.open({ host: '192.0.2.2', port: 80 }).localPort);
+  t.is(new Set(ports).size, 50);
+  t.true(ports.every((p) => p >= 49152 && p <= 65535));
+  t.true(ports.every((p, i) => i === 0 || p === 49152 + ((ports[i - 1] - 49152 + 1) % 16384)),
+    'successive ports toward one peer: one comes back only after the whole range (no early TIME-WAIT collision)');
+  const elsewhere = s2.tcp.open({ host: '192.0.2.2', port: 81 }).localPort;
+  t.not(elsewhere, 49152 + ((ports[49] - 49152 + 1) % 16384), 'another peer (port 81) starts at its own point');
+  const otherKey = new TcpScript(plain, 2).tcp.open({ host: '192.0.2.2', port: 80 }).localPort;
+  t.not(otherKey, ports[0], 'the start is keyed: another stack starts elsewhere');
 });
 
 test('sequence numbers wrap around 2^32 in both directions', (t) => {

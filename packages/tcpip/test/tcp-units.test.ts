@@ -438,6 +438,30 @@ test('SipHash-2-4 matches the reference vectors (every tail length, one to eight
   }
 });
 
+test('RFC 6528 ISNs resumed from the address pair\'s SipHash state equal the full hash, across pair changes and port edge values', (t) => {
+  const kb = new Rng(9).fill(new Uint8Array(16));
+  const key = new Uint32Array(kb.buffer.slice(kb.byteOffset, kb.byteOffset + 16));
+  const g = new IsnGenerator(new Rng(9));
+  const out = new Uint32Array(2);
+  const pairs = [[0x0a000001, 0x0a000002], [0xc0000201, 0xc0000202], [0xffffffff, 0x00000001]];
+  const ports = [[1, 80], [40000, 80], [65535, 65535], [0x1234, 0xabcd], [49152, 443]];
+  let checked = 0;
+  for (const pi of [0, 0, 1, 0, 2, 2, 1]) {
+    const [l, r] = pairs[pi];
+    for (const [lp, rp] of ports) {
+      const tuple = new Uint8Array([l >>> 24, l >>> 16, l >>> 8, l, r >>> 24, r >>> 16, r >>> 8, r, lp >>> 8, lp, rp >>> 8, rp]);
+      siphash24(key, tuple, 0, 12, out);
+      t.is(g.next(0, l, lp, r, rp), seq(out[0]), `${l.toString(16)}:${lp} -> ${r.toString(16)}:${rp}`);
+      checked++;
+    }
+  }
+  t.is(checked, 35);
+  // RFC 6056 port selection hash: SipHash of (local address, remote address, remote port), both words.
+  siphash24(key, new Uint8Array([10, 0, 0, 1, 10, 0, 0, 2, 0x01, 0xbb]), 0, 10, out);
+  t.deepEqual([...g.portHash(0x0a000001, 0x0a000002, 443)], [out[0], out[1]]);
+  t.notDeepEqual([...g.portHash(0x0a000001, 0x0a000002, 80)], [out[0], out[1]], 'the last triple only');
+});
+
 test('RFC 6528 ISNs: F is SipHash-2-4 of the 4-tuple under the key drawn from the Rng', (t) => {
   const kb = new Rng(7).fill(new Uint8Array(16));
   const key = new Uint32Array(kb.buffer.slice(kb.byteOffset, kb.byteOffset + 16)); // little-endian words (x86, ARM)

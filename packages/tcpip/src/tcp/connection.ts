@@ -98,6 +98,8 @@ const MAX_OOO_RANGES = 64;
  * 10 % loss in the matrix (5 seeds).
  */
 const QUICK_ACK_SEGMENTS = 32;
+/** A window update after a read that the SYN's window cap delayed waits while the peer may still send this many full segments. */
+const WINDOW_UPDATE_NOW_MSS = 4;
 /** The options of the segment being sent (per connection, it was an object and a typed array for each). */
 const SHARED_TX_OPTIONS = new TcpOptionSet();
 const PERSIST_MIN = 200;
@@ -263,6 +265,8 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   private unackedBytes = 0;
   private ackNow = false;
+  /** The window edge we advertised is still the SYN's (no segment sent since). */
+  private synWindowEdge = false;
   /** The layer will call flushAck at the end of the current receive batch. */
   ackDeferred = false;
   /** In-order segments still to ACK without coalescing (after out-of-order data). */
@@ -476,9 +480,18 @@ export class TcpConnection implements HeapItem, FifoItem {
     // Window update when the window opened by enough to matter (receiver SWS avoidance).
     const cur = Math.max(0, seqDiff(this.rcvAdv, this.rcvNxt));
     if (rb.free >= 2 * cur && rb.free - cur >= Math.min(rb.maxCapacity >>> 1, 2 * this.advMss)) {
-      this.ackNow = true;
-      this.output(now);
-      this.io.reschedule(this);
+      if (!this.synWindowEdge || this.bytesReceived >= this.rcvMss || cur < WINDOW_UPDATE_NOW_MSS * this.advMss ||
+          this.io.config.delayedAck === 0) {
+        this.ackNow = true;
+        this.output(now);
+        this.io.reschedule(this);
+      } else if (this.delackAt === Infinity) {
+        // The window grew only because the SYN's unscaled field capped it at 64 KiB, and the peer
+        // can still send several segments: an update at once would cost a segment per connection
+        // (the first read of every request). Our next segment carries it, or the delayed-ACK timer.
+        this.delackAt = now + this.io.config.delayedAck;
+        this.io.reschedule(this);
+      }
     }
   }
 
@@ -534,7 +547,8 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   setNoDelay(on: boolean): void {
     this.noDelay = on;
-    if (on && this.isSynchronized()) {
+    // Only unsent data can have been held back by Nagle (a socket made noDelay at once has none).
+    if (on && this.isSynchronized() && this.sendBuffer.length > seqDiff(this.sndNxt, this.bufSeq)) {
       this.output(this.nowFn());
       this.io.reschedule(this);
     }
@@ -1106,20 +1120,30 @@ export class TcpConnection implements HeapItem, FifoItem {
     if (this.finReceived) return;
     this.rcvNxt = seqAdd(finSeq, 1);
     this.finReceived = true;
-    this.ackNow = true;
     switch (this.state) {
-      case 'SYN-RECEIVED':
       case 'ESTABLISHED':
         this.state = 'CLOSE-WAIT';
+        // A delayed ACK, as Linux's pingpong mode on a FIN: the application usually closes at once
+        // and our FIN carries the ACK (one segment less per connection); else the timer sends it.
+        if (this.io.config.delayedAck > 0) {
+          if (this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
+        } else this.ackNow = true;
+        break;
+      case 'SYN-RECEIVED':
+        this.state = 'CLOSE-WAIT';
+        this.ackNow = true;
         break;
       case 'FIN-WAIT-1':
         // Our FIN not yet acknowledged (else we would be in FIN-WAIT-2): simultaneous close.
+        this.ackNow = true;
         this.state = 'CLOSING';
         break;
       case 'FIN-WAIT-2':
+        this.ackNow = true;
         this.enterTimeWait(now);
         break;
       default:
+        this.ackNow = true;
         break;
     }
     if (this.events?.onEnd) this.events.onEnd();
@@ -1573,6 +1597,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     const flags = this.state === 'SYN-RECEIVED' ? TCP_SYN | TCP_ACK : TCP_SYN;
     const win = Math.min(this.receiveBuffer.free, 65535);
     this.rcvAdv = seqAdd(this.rcvNxt, win);
+    this.synWindowEdge = true;
     this.ackNow = false;
     this.delackAt = Infinity;
     this.lastAckSent = this.rcvNxt;
@@ -1594,6 +1619,7 @@ export class TcpConnection implements HeapItem, FifoItem {
       this.addSackBlocks(o, dataLen);
     }
     const win = this.windowField();
+    this.synWindowEdge = false;
     this.ackNow = false;
     this.delackAt = Infinity;
     this.unackedBytes = 0;

@@ -22,6 +22,18 @@ export class IsnGenerator {
   private lastLocal = -1;
   private lastRemote = -1;
   private lastOffset = 0;
+  /**
+   * The SipHash state after the first message word of an ISN input (the address pair), for the
+   * last pair: connections between two hosts differ only in the ports, so each ISN costs the
+   * second word and the finalisation (6 SipRounds instead of 8).
+   */
+  private readonly pairState = new Uint32Array(8);
+  private pairLocal = -1;
+  private pairRemote = -1;
+  private readonly portOut = new Uint32Array(2);
+  private portLocal = -1;
+  private portRemote = -1;
+  private portRemotePort = -1;
 
   constructor(rng: Rng) {
     const k = rng.fill(new Uint8Array(16));
@@ -48,6 +60,25 @@ export class IsnGenerator {
   }
 
   /**
+   * RFC 6056 3.3.4's F and G for choosing a local port toward remote:remotePort: SipHash of the
+   * 10 bytes (local address, remote address, remote port) under the same key (another input
+   * length than the ISN's and the timestamp offset's, so unrelated to both); the low word is the
+   * offset into the port range, the high word picks the counter. The last triple's is kept.
+   */
+  portHash(localIp: number, remoteIp: number, remotePort: number): Uint32Array {
+    if (localIp === this.portLocal && remoteIp === this.portRemote && remotePort === this.portRemotePort) return this.portOut;
+    const b = this.input;
+    b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;
+    b[4] = remoteIp >>> 24; b[5] = remoteIp >>> 16; b[6] = remoteIp >>> 8; b[7] = remoteIp;
+    b[8] = remotePort >>> 8; b[9] = remotePort;
+    siphash24(this.key, b, 0, 10, this.portOut);
+    this.portLocal = localIp;
+    this.portRemote = remoteIp;
+    this.portRemotePort = remotePort;
+    return this.portOut;
+  }
+
+  /**
    * A secret 32-bit value for hashes that must not be predictable either (the demux table):
    * SipHash of the empty message, so no key bits are handed out.
    */
@@ -57,12 +88,24 @@ export class IsnGenerator {
   }
 
   next(nowMs: number, localIp: number, localPort: number, remoteIp: number, remotePort: number): SeqNum {
+    // SipHash-2-4 of the 12 bytes local ip, remote ip, local port, remote port (big-endian), as
+    // siphash24 would compute it, resuming from the address pair's state when it is the last one.
     const b = this.input;
-    b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;
-    b[4] = remoteIp >>> 24; b[5] = remoteIp >>> 16; b[6] = remoteIp >>> 8; b[7] = remoteIp;
-    b[8] = localPort >>> 8; b[9] = localPort;
-    b[10] = remotePort >>> 8; b[11] = remotePort;
-    siphash24(this.key, b, 0, 12, this.out);
+    if (localIp !== this.pairLocal || remoteIp !== this.pairRemote) {
+      b[0] = localIp >>> 24; b[1] = localIp >>> 16; b[2] = localIp >>> 8; b[3] = localIp;
+      b[4] = remoteIp >>> 24; b[5] = remoteIp >>> 16; b[6] = remoteIp >>> 8; b[7] = remoteIp;
+      sipInit(this.key);
+      compress((b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)) >>> 0, (b[4] | (b[5] << 8) | (b[6] << 16) | (b[7] << 24)) >>> 0);
+      this.pairState.set(V);
+      this.pairLocal = localIp;
+      this.pairRemote = remoteIp;
+    } else {
+      V.set(this.pairState);
+    }
+    // The last word: the 4 port bytes, and the length (12) in the top byte.
+    compress((((localPort >>> 8) & 0xff) | ((localPort & 0xff) << 8) | (((remotePort >>> 8) & 0xff) << 16) | ((remotePort & 0xff) << 24)) >>> 0,
+      12 << 24);
+    sipFinish(this.out);
     const f = this.out[0];
     const m = Math.floor(nowMs * 250) % 4294967296;
     return seq(f + m);
@@ -79,11 +122,7 @@ const V = new Uint32Array(8);
  * [low, high]. The reference vectors of the SipHash paper are in the unit tests.
  */
 export function siphash24(key: Uint32Array, data: Uint8Array, offset: number, length: number, out: Uint32Array): void {
-  // v0..v3 = k0, k1, k0, k1 xor "somepseudorandomlygeneratedbytes"
-  V[0] = key[0] ^ 0x70736575; V[1] = key[1] ^ 0x736f6d65;
-  V[2] = key[2] ^ 0x6e646f6d; V[3] = key[3] ^ 0x646f7261;
-  V[4] = key[0] ^ 0x6e657261; V[5] = key[1] ^ 0x6c796765;
-  V[6] = key[2] ^ 0x79746573; V[7] = key[3] ^ 0x74656462;
+  sipInit(key);
   const end = offset + length;
   const whole = offset + (length & ~7);
   let i = offset;
@@ -100,7 +139,20 @@ export function siphash24(key: Uint32Array, data: Uint8Array, offset: number, le
     else hi |= data[i] << (8 * (j - 4));
   }
   compress(lo >>> 0, hi >>> 0);
-  V[4] ^= 0xff; // v2 ^= 0xff
+  sipFinish(out);
+}
+
+/** v0..v3 = k0, k1, k0, k1 xor "somepseudorandomlygeneratedbytes". */
+function sipInit(key: Uint32Array): void {
+  V[0] = key[0] ^ 0x70736575; V[1] = key[1] ^ 0x736f6d65;
+  V[2] = key[2] ^ 0x6e646f6d; V[3] = key[3] ^ 0x646f7261;
+  V[4] = key[0] ^ 0x6e657261; V[5] = key[1] ^ 0x6c796765;
+  V[6] = key[2] ^ 0x79746573; V[7] = key[3] ^ 0x74656462;
+}
+
+/** v2 ^= 0xff, four rounds, the 64-bit result v0 ^ v1 ^ v2 ^ v3 as [low, high]. */
+function sipFinish(out: Uint32Array): void {
+  V[4] ^= 0xff;
   rounds(4);
   out[0] = V[0] ^ V[2] ^ V[4] ^ V[6];
   out[1] = V[1] ^ V[3] ^ V[5] ^ V[7];
