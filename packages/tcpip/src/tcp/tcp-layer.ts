@@ -201,8 +201,11 @@ export class TcpLayer implements TcpConnectionIo {
   private readonly demuxSalt: number;
   private readonly listeners = new Map<number, TcpListener[]>();
   private readonly portUse = new Map<number, number>();
-  /** RFC 6056 3.3.4's table of counters for the ephemeral port search (`ephemeralPort`). */
-  private readonly portCounters = new Uint32Array(PORT_COUNTERS);
+  /**
+   * RFC 6056 3.3.4's table of counters for the ephemeral port search (`ephemeralPort`), made on
+   * the first active open (128 KiB: a host that only listens never pays for it).
+   */
+  private portCounters: Uint16Array | null = null;
   private readonly heap = new TimerHeap<TcpConnection>();
   /** TIME-WAIT connections, in deadline order (all wait the same time). */
   private readonly timeWait = new DeadlineFifo<TcpConnection | TimeWaitRecord>();
@@ -805,6 +808,7 @@ export class TcpLayer implements TcpConnectionIo {
     let slot = -1;
     if (remotePort !== 0) {
       const h = this.isn.portHash(local, remote, remotePort);
+      this.portCounters ??= new Uint16Array(PORT_COUNTERS);
       slot = h[1] & (PORT_COUNTERS - 1);
       start = (h[0] + this.portCounters[slot]) % n;
     } else {
@@ -815,7 +819,12 @@ export class TcpLayer implements TcpConnectionIo {
         const p = lo + ((start + i) % n);
         if (!this.portUse.has(p) ||
             (pass === 1 && remotePort !== 0 && !this.listeners.has(p) && !this.lookup(local, p, remote, remotePort))) {
-          if (slot >= 0) this.portCounters[slot] = (this.portCounters[slot] + i + 1) % n;
+          // Past the port taken, and one further in 1 case of 16 when the first try was free (as Linux
+          // since 2022): with exact steps, an observer of a few of our ports could predict the rest.
+          if (slot >= 0) {
+            const skip = i === 0 && this.rng.nextInt(16) === 0 ? 1 : 0;
+            this.portCounters![slot] = (this.portCounters![slot] + i + 1 + skip) % n;
+          }
           return p;
         }
       }
@@ -894,8 +903,13 @@ export class TcpLayer implements TcpConnectionIo {
 }
 
 const NO_OFFLOAD = Object.freeze({ tx: false, rx: false });
-/** Counters of the ephemeral port search (a power of two). */
-const PORT_COUNTERS = 256;
+/**
+ * Counters of the ephemeral port search (a power of two). Linux went from 256 to 65536 in 2022:
+ * with few counters, connections to many servers share them, and the shared steps let an
+ * observer link this host's connections (Klein & Pinkas, "Device tracking via Linux's new TCP
+ * source port selection algorithm").
+ */
+const PORT_COUNTERS = 65536;
 /** Initial demux table size (a power of two). */
 const DEMUX_MIN_SLOTS = 64;
 
