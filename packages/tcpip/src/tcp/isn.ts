@@ -21,7 +21,7 @@ export class IsnGenerator {
   // The last address pair's offset: most connections go to the peer of the one before (one hash saved each).
   private lastLocal = -1;
   private lastRemote = -1;
-  private lastOffset = 0;
+  private lastOffset = -0; // a uint32: a double from the start (see TcpOptionSet.tsVal)
 
   constructor(rng: Rng) {
     const k = rng.fill(new Uint8Array(16));
