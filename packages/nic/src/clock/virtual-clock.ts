@@ -9,9 +9,16 @@ import { Clock, TimerCallback, TimerHandle } from './clock';
  * scheduling allocates nothing in steady state.
  */
 const SLOT_BITS = 2 ** 24;
+// Handles start above the Smi range, so the fields and arithmetic that carry them are doubles from the
+// first timer, not after enough slot reuse pushes them out of the Smi range mid-run (a deopt and a map change).
+const HANDLE_BASE = 2 ** 32;
+// Generations wrap below 2^28, so HANDLE_BASE + gen * SLOT_BITS + slot + 1 stays an exact integer (< 2^53).
+const GEN_LIMIT = 2 ** 28;
 
 export class VirtualClock implements Clock {
-  private time: number;
+  // Starts as a double (virtual time is fractional): an integer first would make it a Smi/tagged field, so
+  // each later store would box a number and the map change deoptimises code built for the first one.
+  private time = 0.5;
   private seq = 0;
   private capacity = 0;
   private times = new Float64Array(0);
@@ -54,13 +61,13 @@ export class VirtualClock implements Clock {
     this.fns[slot] = fn;
     this.heap[this.heapSize] = slot;
     this.siftUp(this.heapSize++);
-    return this.gens[slot] * SLOT_BITS + slot + 1;
+    return HANDLE_BASE + this.gens[slot] * SLOT_BITS + slot + 1;
   }
 
   cancel(handle: TimerHandle): void {
-    if (!handle) return;
-    const slot = (handle - 1) % SLOT_BITS;
-    const gen = Math.floor((handle - 1) / SLOT_BITS);
+    if (!(handle > HANDLE_BASE)) return;
+    const slot = (handle - HANDLE_BASE - 1) % SLOT_BITS;
+    const gen = Math.floor((handle - HANDLE_BASE - 1) / SLOT_BITS);
     if (slot >= this.capacity || this.gens[slot] !== gen || this.fns[slot] === null) return;
     // Lazy removal: the slot stays in the heap with no callback and is skipped when it surfaces.
     this.fns[slot] = null;
@@ -159,7 +166,7 @@ export class VirtualClock implements Clock {
 
   private release(slot: number): void {
     this.fns[slot] = null;
-    this.gens[slot] = (this.gens[slot] + 1) % 0x1fffffff;
+    this.gens[slot] = (this.gens[slot] + 1) % GEN_LIMIT;
     this.freeSlots.push(slot);
   }
 

@@ -10,8 +10,12 @@ export const ZERO_MAC = 0 as MacAddress;
 const TWO_32 = 4294967296;
 
 export function readMac(buf: Uint8Array, offset: number): MacAddress {
-  return ((buf[offset] << 8 | buf[offset + 1]) * TWO_32 +
-    ((buf[offset + 2] << 24 | buf[offset + 3] << 16 | buf[offset + 4] << 8 | buf[offset + 5]) >>> 0)) as MacAddress;
+  const lo = buf[offset + 2] << 24 | buf[offset + 3] << 16 | buf[offset + 4] << 8 | buf[offset + 5];
+  // Not `lo >>> 0`: its feedback stays "small integer" until the first address with bit 31 set (the
+  // broadcast a new Stack's ARP sends), which then deoptimised the whole inlined receive path. These
+  // additions are double operations from the first call, and no operation sits in a branch that
+  // only such an address takes (that would deoptimise the same way, for want of feedback).
+  return ((buf[offset] << 8 | buf[offset + 1]) * TWO_32 + lo + (lo < 0 ? TWO_32 : 0)) as MacAddress;
 }
 
 export function writeMac(buf: Uint8Array, offset: number, mac: MacAddress): void {

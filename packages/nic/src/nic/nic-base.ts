@@ -2,8 +2,67 @@ import type { Clock } from '../clock/clock';
 import { FrameRing } from '../ring/frame-ring';
 import type { MacAddress } from './mac-address';
 import {
-  defaultCapabilities, ETHERNET_OVERHEAD, FrameDirection, FrameTap, Nic, NicCapabilities, NicCounters, newCounters,
+  ChecksumOffload, defaultCapabilities, ETHERNET_OVERHEAD, FrameDirection, FrameTap, Nic, NicCapabilities, NicCounters,
 } from './nic';
+
+// Capabilities and counters are read or bumped per frame. As classes every NIC's share one hidden class
+// for the life of the process; object literals got a new one whenever V8 flushed the cold code that
+// built them (between two benchmark runs), and the next Stack's hot paths deoptimised on the new map.
+
+class Offload implements ChecksumOffload {
+  readonly tx: boolean;
+  readonly rx: boolean;
+  constructor(o: ChecksumOffload) {
+    this.tx = o.tx;
+    this.rx = o.rx;
+  }
+}
+
+class ChecksumOffloads {
+  readonly ipv4: Offload;
+  readonly tcp: Offload;
+  readonly udp: Offload;
+  readonly icmp: Offload;
+  constructor(k: NicCapabilities['checksum']) {
+    this.ipv4 = new Offload(k.ipv4);
+    this.tcp = new Offload(k.tcp);
+    this.udp = new Offload(k.udp);
+    this.icmp = new Offload(k.icmp);
+  }
+}
+
+class Capabilities implements NicCapabilities {
+  readonly mtu: number = 0;
+  // Starts as a double: a MAC in Smi range (ZERO_MAC on lo) and a real one then share one field representation.
+  readonly mac: MacAddress = 0.5 as MacAddress;
+  readonly checksum: ChecksumOffloads;
+  readonly maxBurst: number = 0;
+  /** Always present (0: no TSO), so the class has one shape. */
+  readonly tsoMaxBytes: number = 0;
+  constructor(c: NicCapabilities) {
+    this.mtu = c.mtu;
+    this.mac = c.mac;
+    this.checksum = new ChecksumOffloads(c.checksum);
+    this.maxBurst = c.maxBurst;
+    this.tsoMaxBytes = c.tsoMaxBytes ?? 0;
+  }
+}
+
+class Counters implements NicCounters {
+  rxPackets = 0;
+  // Byte counts pass 2^30 (the Smi range) on a long run: double from the start, not generalised mid-run.
+  rxBytes = 0.5;
+  rxDrops = 0;
+  rxErrors = 0;
+  txPackets = 0;
+  txBytes = 0.5;
+  txDrops = 0;
+  txErrors = 0;
+  constructor() {
+    this.rxBytes = 0;
+    this.txBytes = 0;
+  }
+}
 
 export interface NicBaseOptions {
   name: string;
@@ -30,7 +89,7 @@ export interface NicBaseOptions {
 export abstract class NicBase implements Nic {
   readonly name: string;
   readonly capabilities: NicCapabilities;
-  readonly counters: NicCounters = newCounters();
+  readonly counters: NicCounters = new Counters();
   readonly rx: FrameRing;
   readonly maxFrameSize: number;
   protected readonly clock: Clock;
@@ -50,7 +109,7 @@ export abstract class NicBase implements Nic {
     }
     this.name = options.name;
     this.clock = options.clock;
-    this.capabilities = { ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu };
+    this.capabilities = new Capabilities({ ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu });
     this.maxFrameSize = mtu + ETHERNET_OVERHEAD;
     this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing, wasmMemory: options.wasmRing });
     const tso = this.capabilities.tsoMaxBytes ?? 0;

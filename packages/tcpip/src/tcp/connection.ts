@@ -178,8 +178,10 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Estimate of the peer's segment size (for delayed-ACK counting). */
   private rcvMss = 536;
   tsEnabled = false;
-  private tsRecent = 0;
-  private tsOffset = 0;
+  // uint32s: -0 makes them doubles from the start (a Smi 0 was generalised at the first value >= 2^31,
+  // deprecating every connection map after it and deoptimising the code that used them).
+  private tsRecent = -0;
+  private tsOffset = -0;
   private lastAckSent = seq(0);
   private wantWscale = false;
   private wantTs = false;

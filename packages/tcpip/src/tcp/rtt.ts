@@ -1,12 +1,16 @@
 /** The retransmission timeout estimator of RFC 6298. All values in milliseconds. */
 export class RttEstimator {
-  srtt = 0;
-  rttvar = 0;
+  // -0 is a double: these become fractional, and a field that starts as a Smi is generalised (a map change
+  // that deoptimises the connection code) at the first fraction.
+  srtt = -0;
+  rttvar = -0;
   /** The current RTO, including backoff. */
-  rto: number;
+  rto = -0;
   samples = 0;
 
   constructor(readonly initialRto: number, readonly minRto: number, readonly maxRto: number, readonly granularity = 1) {
+    this.srtt = 0;
+    this.rttvar = 0;
     this.rto = clamp(initialRto, minRto, maxRto);
   }
 

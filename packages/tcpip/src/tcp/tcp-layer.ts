@@ -13,6 +13,7 @@ import { SeqNum, seq } from './seq';
 import { DeadlineFifo, TimerHeap } from './timer-heap';
 import { TimeWaitRecord } from './time-wait';
 import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
+import { objectArray } from './object-array';
 import {
   TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
   parseTcp, tcpChecksum, tcpOptionsLength, writeTcpChecksum, writeTcpHeaderRaw, writeTcpOptions,
@@ -125,7 +126,7 @@ export interface TcpListenOptions {
 /** A listening endpoint (RFC 9293 LISTEN) with its SYN queue and accept queue. */
 export class TcpListener {
   readonly synQueue = new Set<TcpConnection>();
-  readonly acceptQueue: TcpConnection[] = [];
+  readonly acceptQueue: TcpConnection[] = objectArray<TcpConnection>();
   closed = false;
   /** Called (synchronously) when the accept queue gains a connection. */
   onAcceptable: (() => void) | null = null;
@@ -228,7 +229,7 @@ export class TcpLayer implements TcpConnectionIo {
   /** In a receive batch (beginBatch..endBatch) with coalesceAcks: in-order data defers its ACK to the end. */
   private inBatch = false;
   /** Connections with a deferred ACK, flushed by endBatch (slots nulled after, reused). */
-  private readonly ackQueue: (TcpConnection | null)[] = [];
+  private readonly ackQueue: (TcpConnection | null)[] = objectArray<TcpConnection | null>();
   private ackQueueLength = 0;
   private challengeWindowStart = -Infinity;
   private challengeCount = 0;

@@ -1,3 +1,5 @@
+import { objectArray } from './object-array';
+
 /**
  * One binary min-heap of deadlines for all connections of a layer: each item carries its own
  * deadline and heap index, so re-arming is O(log n) and there is one clock timer per layer,
@@ -9,7 +11,7 @@ export interface HeapItem {
 }
 
 export class TimerHeap<T extends HeapItem> {
-  private items: T[] = [];
+  private items: T[] = objectArray<T>();
 
   get size(): number {
     return this.items.length;

@@ -42,11 +42,18 @@ export class TcpOptionSet {
   wscale = -1;
   sackPermitted = false;
   hasTimestamp = false;
-  tsVal = 0;
-  tsEcr = 0;
+  // -0 is a double: the uint32 fields start with the representation their values (up to 2^32) need, not as
+  // Smis that V8 generalises at the first large value, deoptimising the code built around the object.
+  tsVal = -0;
+  tsEcr = -0;
   sackCount = 0;
   /** left/right edge pairs: [l0, r0, l1, r1, ...]. */
   readonly sackBlocks = new Uint32Array(TCP_MAX_SACK_BLOCKS * 2);
+
+  constructor() {
+    this.tsVal = 0;
+    this.tsEcr = 0;
+  }
 
   clear(): this {
     this.mss = -1;
@@ -64,8 +71,8 @@ export class TcpOptionSet {
 export class TcpSegmentView extends TcpOptionSet {
   srcPort = 0;
   dstPort = 0;
-  seq = 0;
-  ack = 0;
+  seq = -0; // doubles from the start, as tsVal
+  ack = -0;
   headerLength = 0;
   flags = 0;
   window = 0;
@@ -73,6 +80,12 @@ export class TcpSegmentView extends TcpOptionSet {
   urgent = 0;
   payloadOffset = 0;
   payloadLength = 0;
+
+  constructor() {
+    super();
+    this.seq = 0;
+    this.ack = 0;
+  }
 }
 
 export type TcpParseError = 'truncated' | 'bad-data-offset' | 'bad-option';
