@@ -1220,7 +1220,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.advMss = r.advMss;
     this.pathMtu = r.pathMtu;
     this.tsEnabled = r.tsEnabled;
-    this.tsRecent = r.tsRecent >>> 0;
+    this.tsRecent = r.tsRecent | 0;
     this.tsOffset = r.tsOffset >>> 0;
     this.lastAckSent = r.lastAckSent;
     this.sackOk = r.sackOk;
@@ -1677,7 +1677,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   }
 
   private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
+    // int32 (the wire's bits): a value above 2^31 would be boxed in each field and call it passes through.
+    return (Math.floor(now) + this.tsOffset) | 0;
   }
 
   /** Milliseconds since our timestamp `tsEcr` was sent. */
@@ -1753,7 +1754,7 @@ export class TcpConnection implements HeapItem, FifoItem {
       this.rtxAt = now + this.rtt.rto;
       return;
     }
-    this.rtoTsVal = this.tsNow(now);
+    this.rtoTsVal = this.tsNow(now) >>> 0; // >= 0: -1 is "none"
     // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
     this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
     this.inflation = 0;
