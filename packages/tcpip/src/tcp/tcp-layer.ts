@@ -484,6 +484,8 @@ export class TcpLayer implements TcpConnectionIo {
 
   pollAt(): number {
     const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+    // No timer: the constant (Infinity computed into a return is boxed afresh, per driver step).
+    if (h === Infinity && t === Infinity) return Infinity;
     return h <= t ? h : t;
   }
 
