@@ -372,7 +372,7 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   private dispatch(info: TcpPacketInfo, seg: TcpSegmentView, payload: Uint8Array): void {
-    const found = this.lookup(info.dst | 0, seg.dstPort, info.src | 0, seg.srcPort);
+    const found = this.lookup((info.dst | 0) as Ipv4Address, seg.dstPort, (info.src | 0) as Ipv4Address, seg.srcPort);
     const conn = found instanceof TimeWaitRecord ? this.expand(found) : found;
     const flags = seg.flags;
     const isSyn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
@@ -655,8 +655,8 @@ export class TcpLayer implements TcpConnectionIo {
 
   lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | TimeWaitRecord | null {
     // Addresses compare as int32: the receive path passes them `| 0` (a uint32 above 2^31 is boxed per call).
-    local |= 0;
-    remote |= 0;
+    local = (local | 0) as Ipv4Address;
+    remote = (remote | 0) as Ipv4Address;
     // A run of segments of one connection (bulk) skips the hash and the Map: the last hit is kept while it is linked.
     const last = this.lastLookup;
     if (last !== null && last.localPort === localPort && last.remotePort === remotePort && (last.remoteAddress | 0) === remote &&
