@@ -30,6 +30,8 @@ async function main(): Promise<void> {
   // driver (tools/), and what the application is handed (receive pieces, views and copies of
   // received bytes: data that outlives the frame).
   const buckets = { stack: 0, bench: 0, handed: 0 };
+  /** The stack's share by the file of its innermost frame (socket.ts: Node's stream machinery it calls). */
+  const byFile = new Map<string, number>();
   const walk = (n: any, stack: string[], urls: string[]): void => {
     const name = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`;
     const st = [...stack, name];
@@ -41,7 +43,11 @@ async function main(): Promise<void> {
       const inner = own.length > 0 ? own[own.length - 1] : '';
       if (st.some((f) => /^(writePieces|view|chunk) tcp\/byte-ring/.test(f)) && /^(FastBuffer|createUnsafeBuffer|allocate|allocUnsafe|subarray|ArrayBuffer|Uint8Array) /.test(name)) buckets.handed += n.selfSize;
       else if (/^(FastBuffer|createUnsafeBuffer|allocate|allocUnsafe) /.test(name) && inner.endsWith('tcp/connection.ts') && st.some((f) => f.startsWith('acceptData '))) buckets.handed += n.selfSize; // writePieces inlined
-      else if (inner.includes('/packages/')) buckets.stack += n.selfSize;
+      else if (inner.includes('/packages/')) {
+        buckets.stack += n.selfSize;
+        const f = inner.split('/packages/')[1];
+        byFile.set(f, (byFile.get(f) ?? 0) + n.selfSize);
+      }
       else buckets.bench += n.selfSize;
     }
     for (const c of n.children) walk(c, st, us);
@@ -51,6 +57,7 @@ async function main(): Promise<void> {
   const per = (v: number): string => (v / segs).toFixed(1);
   const tot = [...self.values()].reduce((a, b) => a + b, 0);
   console.log(`MTU ${mtu}: ${per(tot)} B per data segment: stack ${per(buckets.stack)}, handed to the application ${per(buckets.handed)}, bench driver and Node outside the stack ${per(buckets.bench)}`);
+  console.log(`stack by file: ${[...byFile].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([f, v]) => `${f} ${per(v)}`).join(', ')}`);
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`${per(v).padStart(7)}  ${k.split(' < ').reverse().join(' < ')}`);
 }
 void main();
