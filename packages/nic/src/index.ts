@@ -5,6 +5,7 @@ export { Rng } from './random/rng';
 export { FrameRing } from './ring/frame-ring';
 export { allocateWasmBacked, wasmMemoryOf } from './mem/wasm-memory';
 export type { WasmMemory } from './mem/wasm-memory';
+export { copyBytes, copyBytesWithoutView } from './mem/copy-bytes';
 export type { FrameRingOptions, FrameView } from './ring/frame-ring';
 export * from './nic/mac-address';
 export * from './nic/nic';

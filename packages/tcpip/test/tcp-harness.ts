@@ -331,7 +331,7 @@ export class TcpScript {
       wscale: v.wscale,
       sackOk: v.sackPermitted,
       sack: Array.from({ length: v.sackCount }, (_, i) => [(v.sackBlocks[2 * i] - this.peerIsn) >>> 0, (v.sackBlocks[2 * i + 1] - this.peerIsn) >>> 0] as [number, number]),
-      ts: v.hasTimestamp ? [v.tsVal, v.tsEcr] : null,
+      ts: v.hasTimestamp ? [v.tsVal >>> 0, v.tsEcr >>> 0] : null,
       srcPort: v.srcPort,
       dstPort: v.dstPort,
       time: this.now,

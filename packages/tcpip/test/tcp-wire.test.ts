@@ -56,7 +56,7 @@ test('header + options + payload round-trip (fast-check)', (t) => {
       t.is(v.wscale, opts.wscale ?? -1);
       t.is(v.sackPermitted, opts.sackPermitted);
       t.is(v.hasTimestamp, !!opts.ts);
-      if (opts.ts) t.deepEqual([v.tsVal, v.tsEcr], opts.ts);
+      if (opts.ts) t.deepEqual([v.tsVal >>> 0, v.tsEcr >>> 0], opts.ts);
       t.is(v.sackCount, opts.sack.length);
       for (let i = 0; i < opts.sack.length; i++) t.deepEqual([v.sackBlocks[2 * i], v.sackBlocks[2 * i + 1]], opts.sack[i]);
     }), { numRuns: 300 });
@@ -129,11 +129,11 @@ test('timestamps-only options (the direct fast path): Linux layout, and a reused
   t.is(parseTcp(syn, 0, 20 + tcpOptionsLength(so), v), null);
   t.like(v, { mss: 1460, wscale: 7, sackPermitted: true, sackCount: 1, hasTimestamp: false });
   t.is(parseTcp(buf, 0, 32, v), null);
-  t.like(v, { mss: -1, wscale: -1, sackPermitted: false, sackCount: 0, hasTimestamp: true, tsVal: 0xfedcba98, tsEcr: 0x80000001, seq: 3, ack: 4 });
+  t.like(v, { mss: -1, wscale: -1, sackPermitted: false, sackCount: 0, hasTimestamp: true, tsVal: 0xfedcba98 | 0, tsEcr: 0x80000001 | 0, seq: 3, ack: 4 });
   // The same bytes behind a different kind (SACK-permitted + TS, as in a SYN) take the general walk.
   buf[20] = 4; buf[21] = 2;
   t.is(parseTcp(buf, 0, 32, v), null);
-  t.like(v, { sackPermitted: true, hasTimestamp: true, tsVal: 0xfedcba98 });
+  t.like(v, { sackPermitted: true, hasTimestamp: true, tsVal: 0xfedcba98 | 0 });
 });
 
 test('flags format tcpdump style', (t) => {

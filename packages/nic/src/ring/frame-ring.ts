@@ -1,4 +1,5 @@
 import { allocateWasmBacked } from '../mem/wasm-memory';
+import { copyBytes, copyBytesWithoutView } from '../mem/copy-bytes';
 
 /**
  * The hot-path ring: a bounded single-producer single-consumer queue of
@@ -276,6 +277,8 @@ function copyPrefix(src: Uint8Array, dst: Uint8Array, length: number): void {
   // Short frames: a loop beats creating a subarray for set().
   if (length <= 128) {
     for (let i = 0; i < length; i++) dst[i] = src[i];
+  } else if (copyBytesWithoutView) {
+    copyBytes(src, 0, dst, 0, Math.min(length, src.length)); // (as the view below: a short source copies what it has)
   } else if (src.length <= dst.length && src.length - length <= 1024) {
     // A pooled frame buffer a little longer than the frame: copying its tail too (bytes past
     // `length` in a slot mean nothing) costs less than the subarray view, garbage per frame.

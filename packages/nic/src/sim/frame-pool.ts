@@ -1,4 +1,5 @@
 import { allocateWasmBacked } from '../mem/wasm-memory';
+import { copyBytes, copyBytesWithoutView } from '../mem/copy-bytes';
 
 /**
  * Buffers for frames in flight inside a simulated medium. A frame is held by a
@@ -45,7 +46,8 @@ export class FramePool {
     if (length <= 128) {
       for (let i = 0; i < length; i++) buf[i] = frame[i];
     } else {
-      buf.set(length === frame.length ? frame : frame.subarray(0, length));
+      if (copyBytesWithoutView || length !== frame.length) copyBytes(frame, 0, buf, 0, length);
+      else buf.set(frame);
     }
     this.lengths[h] = length;
     this.inUseCount++;

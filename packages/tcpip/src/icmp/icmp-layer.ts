@@ -265,11 +265,15 @@ export class IcmpLayer implements TransportProtocol {
   }
 
   pollAt(): number {
+    // The constant, not the field: a double read from a field is boxed afresh to be returned (per driver step).
+    if (this.nextDeadline === Infinity) return Infinity;
     return this.nextDeadline;
   }
 
   poll(now: number): void {
-    if (now < this.nextDeadline) return;
+    // Through pollAt: a double field read by code V8 has not optimised (this runs once per driver step,
+    // pollAt more often) is boxed afresh on each read.
+    if (now < this.pollAt()) return;
     let next = Infinity;
     for (const [seq, p] of this.pings) {
       if (p.deadline <= now) {

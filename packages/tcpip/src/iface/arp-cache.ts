@@ -214,6 +214,8 @@ export class ArpCache {
   }
 
   pollAt(): number {
+    // The constant, not the field: a double read from a field is boxed afresh to be returned (per driver step).
+    if (this.nextDue === Infinity) return Infinity;
     return this.nextDue;
   }
 

@@ -167,8 +167,9 @@ export class Ipv4Layer {
     if (typeof r === 'string') { countDrop(this.stats, r); return r; }
     const iface = r.iface;
     if (!iface.up) { countDrop(this.stats, 'down'); return 'down'; }
-    const src = opts.src ?? r.src;
-    const mtu = r.local ? r.mtu : Math.min(r.mtu, this.learnedPmtu(dst));
+    // Addresses cross the calls below as int32 (`| 0`): a uint32 above 2^31 would be boxed at each.
+    const src = ((opts.src ?? r.src) | 0) as Ipv4Address;
+    const mtu = r.local || this.pmtu.size === 0 ? r.mtu : Math.min(r.mtu, this.learnedPmtu(dst));
     const tos = opts.tos ?? 0;
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
@@ -176,10 +177,10 @@ export class Ipv4Layer {
     // TSO: a TCP segment of several MSS goes whole; the NIC cuts it into segments the path MTU takes.
     if (IPV4_MIN_HEADER + length <= mtu || (segmentSize > 0 && opts.protocol === IP_PROTOCOL_TCP &&
         segmentSize + IPV4_MIN_HEADER + 20 <= mtu && IPV4_MIN_HEADER + length <= (iface.nic.capabilities.tsoMaxBytes ?? 0))) {
-      return this.sendWhole(r, src, dst, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer, segmentSize);
+      return this.sendWhole(r, src, (dst | 0) as Ipv4Address, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer, segmentSize);
     }
     if (opts.dontFragment) { countDrop(this.stats, 'too-big'); return 'too-big'; }
-    return this.sendFragments(r, src, dst, opts.protocol, ttl, tos, id, mtu, length, writer);
+    return this.sendFragments(r, src, (dst | 0) as Ipv4Address, opts.protocol, ttl, tos, id, mtu, length, writer);
   }
 
   // ---- receive ----

@@ -56,7 +56,7 @@ export interface TransportProtocol {
 export interface PayloadWriter {
   /**
    * Writes `length` bytes of transport header + payload at buf[offset..]. src/dst are final (for pseudo-header
-   * checksums). With `checksumOffloaded` true the NIC fills in the transport checksum, so the writer may leave it 0
+   * checksums), as int32 (`addr | 0`, so they are not boxed per datagram): the same bits, `>>> 0` gives the address. With `checksumOffloaded` true the NIC fills in the transport checksum, so the writer may leave it 0
    * (computing it anyway is harmless). It is false whenever the datagram will be fragmented.
    */
   writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void;

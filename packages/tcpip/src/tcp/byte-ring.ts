@@ -4,6 +4,8 @@
  * the oldest byte; `writeAt` may place bytes past `length` (receive reassembly) as long as they
  * stay within `maxCapacity`.
  */
+import { copyBytes } from '@pnet/nic';
+
 const MIN_ALLOCATION = 4096;
 
 /**
@@ -42,21 +44,6 @@ function recycle(buf: Uint8Array | null, dirty: number): void {
 const spareViewable: Buffer[] = [];
 /** Reads up to this size are copied out (cheap, from Node's pool), so the storage stays reusable. */
 const COPY_MAX = 1024;
-
-/**
- * Up to this many bytes are copied with a loop: `set(subarray())` makes a view object per copy,
- * garbage that costs more than the copy for the few bytes of a short request or answer.
- */
-const LOOP_COPY_MAX = 64;
-
-/** dst[at, at + n) = src[from, from + n) (different arrays). */
-function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, at: number, n: number): void {
-  if (n <= LOOP_COPY_MAX) {
-    for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
-  } else {
-    dst.set(src.subarray(from, from + n), at);
-  }
-}
 
 export class ByteRing {
   private buf: Uint8Array | null = null;

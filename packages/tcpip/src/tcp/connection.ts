@@ -178,10 +178,10 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Estimate of the peer's segment size (for delayed-ACK counting). */
   private rcvMss = 536;
   tsEnabled = false;
-  // uint32s: -0 makes them doubles from the start (a Smi 0 was generalised at the first value >= 2^31,
-  // deprecating every connection map after it and deoptimising the code that used them).
-  private tsRecent = -0;
-  private tsOffset = -0;
+  // int32s (the wire's uint32 bits, as the parser's tsVal): Smis whatever the value, so the field is never
+  // generalised mid-run (a uint32 in a Smi field was, deprecating the connection maps) nor boxed per read.
+  private tsRecent = 0;
+  private tsOffset = 0;
   private lastAckSent = seq(0);
   private wantWscale = false;
   private wantTs = false;
@@ -313,7 +313,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.bufSeq = seqAdd(iss, 1);
     this.recoverPoint = iss;
     this.advMss = advMss;
-    this.tsOffset = tsOffset;
+    this.tsOffset = tsOffset | 0;
     this.rcvWscale = this.wantWscale ? wscaleFor(this.receiveLimit()) : 0;
     this.state = 'SYN-SENT';
     this.sendSyn(now);
@@ -334,7 +334,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.bufSeq = seqAdd(iss, 1);
     this.recoverPoint = iss;
     this.advMss = advMss;
-    this.tsOffset = tsOffset;
+    this.tsOffset = tsOffset | 0;
     this.irs = seq(syn.seq);
     this.rcvNxt = seqAdd(this.irs, 1);
     this.takeSynOptions(syn);
@@ -1246,8 +1246,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.advMss = r.advMss;
     this.pathMtu = r.pathMtu;
     this.tsEnabled = r.tsEnabled;
-    this.tsRecent = r.tsRecent >>> 0;
-    this.tsOffset = r.tsOffset >>> 0;
+    this.tsRecent = r.tsRecent | 0;
+    this.tsOffset = r.tsOffset | 0;
     this.lastAckSent = r.lastAckSent;
     this.sackOk = r.sackOk;
     this.keepAlive = r.keepAlive;
@@ -1705,7 +1705,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   }
 
   private tsNow(now: number): number {
-    return (Math.floor(now) + this.tsOffset) >>> 0;
+    // int32 (the wire's bits): a value above 2^31 would be boxed in each field and call it passes through.
+    return (Math.floor(now) + this.tsOffset) | 0;
   }
 
   /** Milliseconds since our timestamp `tsEcr` was sent. */
@@ -1781,7 +1782,7 @@ export class TcpConnection implements HeapItem, FifoItem {
       this.rtxAt = now + this.rtt.rto;
       return;
     }
-    this.rtoTsVal = this.tsNow(now);
+    this.rtoTsVal = this.tsNow(now) >>> 0; // >= 0: -1 is "none"
     // RFC 5681 (3.1, eq. 4) and RFC 6582 4.1: collapse the window, forget recovery, go back to SND.UNA.
     this.cc.onRetransmitTimeout(seqDiff(this.sndMax, this.sndUna), now);
     this.inflation = 0;

@@ -360,7 +360,8 @@ export class TcpLayer implements TcpConnectionIo {
     const stats = this.stats;
     stats.rx++;
     if (this.hostStats) this.hostStats.rx++;
-    if (info.broadcast || isMulticastIpv4(info.dst)) { this.drop('broadcast'); return; }
+    // (The multicast test inline: an address above 2^31 passed to a call is boxed.)
+    if (info.broadcast || (info.dst >>> 28) === 0xe) { this.drop('broadcast'); return; }
     // IP verifies transport checksums (DESIGN.md); `verifyChecksums` re-checks for hosts that do not.
     if (this.config.verifyChecksums && !this.offload(info.iface).rx && length >= 0 && offset >= 0 && offset + length <= payload.length &&
         tcpChecksum(payload, offset, length, info.src, info.dst) !== 0) {
@@ -383,7 +384,7 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   private dispatch(info: TcpPacketInfo, seg: TcpSegmentView, payload: Uint8Array): void {
-    const found = this.lookup(info.dst, seg.dstPort, info.src, seg.srcPort);
+    const found = this.lookup((info.dst | 0) as Ipv4Address, seg.dstPort, (info.src | 0) as Ipv4Address, seg.srcPort);
     const conn = found instanceof TimeWaitRecord ? this.expand(found) : found;
     const flags = seg.flags;
     const isSyn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
@@ -495,6 +496,8 @@ export class TcpLayer implements TcpConnectionIo {
 
   pollAt(): number {
     const h = this.heap.peekDeadline(), t = this.timeWait.peekDeadline();
+    // No timer: the constant (Infinity computed into a return is boxed afresh, per driver step).
+    if (h === Infinity && t === Infinity) return Infinity;
     return h <= t ? h : t;
   }
 
@@ -661,13 +664,16 @@ export class TcpLayer implements TcpConnectionIo {
   }
 
   lookup(local: Ipv4Address, localPort: number, remote: Ipv4Address, remotePort: number): TcpConnection | TimeWaitRecord | null {
+    // Addresses compare as int32: the receive path passes them `| 0` (a uint32 above 2^31 is boxed per call).
+    local = (local | 0) as Ipv4Address;
+    remote = (remote | 0) as Ipv4Address;
     // A run of segments of one connection (bulk) skips the hash and the Map: the last hit is kept while it is linked.
     const last = this.lastLookup;
-    if (last !== null && last.localPort === localPort && last.remotePort === remotePort && last.remoteAddress === remote &&
-        last.localAddress === local) return last;
+    if (last !== null && last.localPort === localPort && last.remotePort === remotePort && (last.remoteAddress | 0) === remote &&
+        (last.localAddress | 0) === local) return last;
     let c = this.demux[demuxKey(this.demuxSalt, local, localPort, remote, remotePort) & this.demuxMask];
     for (; c; c = c.demuxNext!) {
-      if (c.localPort === localPort && c.remotePort === remotePort && c.remoteAddress === remote && c.localAddress === local) {
+      if (c.localPort === localPort && c.remotePort === remotePort && (c.remoteAddress | 0) === remote && (c.localAddress | 0) === local) {
         this.lastLookup = c;
         return c;
       }

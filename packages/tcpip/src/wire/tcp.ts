@@ -42,10 +42,9 @@ export class TcpOptionSet {
   wscale = -1;
   sackPermitted = false;
   hasTimestamp = false;
-  // -0 is a double: the uint32 fields start with the representation their values (up to 2^32) need, not as
-  // Smis that V8 generalises at the first large value, deoptimising the code built around the object.
-  tsVal = -0;
-  tsEcr = -0;
+  /** Timestamps as int32 (the parser's `| 0`; `>>> 0` gives the wire's uint32): a Smi, never boxed per segment. */
+  tsVal = 0;
+  tsEcr = 0;
   sackCount = 0;
   /** left/right edge pairs: [l0, r0, l1, r1, ...]. */
   readonly sackBlocks = new Uint32Array(TCP_MAX_SACK_BLOCKS * 2);
@@ -117,8 +116,8 @@ export function parseTcp(buf: Uint8Array, offset: number, length: number, out: T
   if (dataOffset === 32 && buf[b + 20] === TCP_OPT_NOP && buf[b + 21] === TCP_OPT_NOP &&
       buf[b + 22] === TCP_OPT_TIMESTAMP && buf[b + 23] === 10) {
     out.hasTimestamp = true;
-    out.tsVal = ((buf[b + 24] << 24) | (buf[b + 25] << 16) | (buf[b + 26] << 8) | buf[b + 27]) >>> 0;
-    out.tsEcr = ((buf[b + 28] << 24) | (buf[b + 29] << 16) | (buf[b + 30] << 8) | buf[b + 31]) >>> 0;
+    out.tsVal = ((buf[b + 24] << 24) | (buf[b + 25] << 16) | (buf[b + 26] << 8) | buf[b + 27]);
+    out.tsEcr = ((buf[b + 28] << 24) | (buf[b + 29] << 16) | (buf[b + 30] << 8) | buf[b + 31]);
     return null;
   }
   return parseTcpOptions(buf, b + TCP_HEADER_LENGTH, dataOffset - TCP_HEADER_LENGTH, out);
@@ -148,8 +147,8 @@ export function parseTcpOptions(buf: Uint8Array, offset: number, length: number,
       case TCP_OPT_TIMESTAMP:
         if (len === 10) {
           out.hasTimestamp = true;
-          out.tsVal = ((buf[i + 2] << 24) | (buf[i + 3] << 16) | (buf[i + 4] << 8) | buf[i + 5]) >>> 0;
-          out.tsEcr = ((buf[i + 6] << 24) | (buf[i + 7] << 16) | (buf[i + 8] << 8) | buf[i + 9]) >>> 0;
+          out.tsVal = ((buf[i + 2] << 24) | (buf[i + 3] << 16) | (buf[i + 4] << 8) | buf[i + 5]);
+          out.tsEcr = ((buf[i + 6] << 24) | (buf[i + 7] << 16) | (buf[i + 8] << 8) | buf[i + 9]);
         }
         break;
       case TCP_OPT_SACK:
