@@ -45,3 +45,4 @@ export type { KernelPeerArgs } from './testing/kernel-peer';
 export { tsharkRun, tsharkLines, captureProblems } from './testing/tshark';
 export type { CaptureCheck } from './testing/tshark';
 export { childDone } from './testing/child-exit';
+export { viewsMadeBy } from './testing/views-made';

@@ -10,7 +10,7 @@
  */
 import test from 'ava';
 import * as v8 from 'node:v8';
-import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
+import { Rng, SimLink, SimNic, VirtualClock, localMac, viewsMadeBy } from '@pnet/nic';
 import { Stack } from '../src/iface/stack';
 import type { TcpConnection } from '../src/tcp/connection';
 import { ipv4 } from '../src/wire/ipv4-address';
@@ -53,17 +53,6 @@ function bulkWorld(mtu = 1500) {
     }
   };
   return { transfer, segments: () => b.tcp.stats.rx };
-}
-
-/** Calls of subarray (Uint8Array's and Buffer's own) made while `f` runs. */
-function viewsMadeBy(f: () => void): number {
-  let views = 0;
-  const u8 = Uint8Array.prototype.subarray;
-  const buf = Buffer.prototype.subarray;
-  Uint8Array.prototype.subarray = function (this: Uint8Array, ...a: [number?, number?]) { views++; return u8.apply(this, a); };
-  Buffer.prototype.subarray = function (this: Buffer, ...a: [number?, number?]) { views++; return buf.apply(this, a); } as typeof buf;
-  try { f(); } finally { Uint8Array.prototype.subarray = u8; Buffer.prototype.subarray = buf; }
-  return views;
 }
 
 /** Bytes V8 allocated while `f` ran: heap growth plus what each collection in between freed. */

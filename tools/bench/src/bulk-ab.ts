@@ -11,56 +11,26 @@
  * the collector's pause time per MiB (much of the young-generation collector's work runs on helper
  * threads, which the main thread's CPU time does not show).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { median } from './bench';
-
-const mainNs = (): number => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
-
-type TcpBench = typeof import('./tcp');
-
-let gcMs = 0;
+import { loadTrees, pairedBatches, pairedRatio } from './ab';
 
 async function main(): Promise<void> {
-  const other = process.argv[2];
-  if (!other) throw new Error('bulk-ab: the path of the other tree is required');
+  const trees = loadTrees(process.argv[2], 'bulk-ab');
   const rounds = Number(process.argv[3] ?? 20);
   const mib = Number(process.argv[4] ?? 32);
   const mtus = process.argv.length > 5 ? process.argv.slice(5).map(Number) : [1500, 65535];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const base = require(path.resolve(other, 'tools/bench/src/tcp')) as TcpBench;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ours = require('./tcp') as TcpBench;
-  const trees = [base, ours];
-  const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
-  gcObserver.observe({ entryTypes: ['gc'] });
   for (const mtu of mtus) {
     // Warm-up (JIT) of both trees at this size: V8 needs a few runs (see warmup.ts).
     for (let w = 0; w < 3; w++) for (const m of trees) { const s = m.pnetSide(mtu); try { await m.bulk(s, 2 * mib * 2 ** 20); } finally { s.close(); } }
-    const cpu: number[][] = [[], []];
-    const wall: number[][] = [[], []];
-    const gc: number[][] = [[], []];
-    for (let r = 0; r < rounds; r++) {
-      for (let k = 0; k < 2; k++) {
-        const i = r % 2 === 0 ? k : 1 - k; // which tree goes first alternates
-        const s = trees[i].pnetSide(mtu);
-        const c0 = mainNs();
-        const w0 = process.hrtime.bigint();
-        const g0 = gcMs;
-        try { await trees[i].bulk(s, mib * 2 ** 20); } finally { s.close(); }
-        cpu[i].push((mainNs() - c0) / 1e6 / mib);
-        wall[i].push(Number(process.hrtime.bigint() - w0) / 1e6 / mib);
-        await new Promise((res) => setImmediate(res)); // GC entries are delivered asynchronously
-        gc[i].push((gcMs - g0) / mib);
-      }
-    }
-    const ratio = (a: number[][]): string => median(a[1].map((x, j) => x / a[0][j])).toFixed(3);
-    console.log(`MTU ${mtu}: CPU ms per MiB other ${median(cpu[0]).toFixed(2)}, this ${median(cpu[1]).toFixed(2)}, ` +
-      `this/other (median of ${rounds} pairs) ${ratio(cpu)}; wall ${ratio(wall)}; ` +
-      `GC pauses ms per MiB other ${median(gc[0]).toFixed(3)}, this ${median(gc[1]).toFixed(3)}`);
+    const b = await pairedBatches(trees, rounds, async (m) => {
+      const s = m.pnetSide(mtu);
+      try { await m.bulk(s, mib * 2 ** 20); } finally { s.close(); }
+    });
+    const per = (a: number[], scale: number, digits: number) => median(a.map((x) => x / scale / mib)).toFixed(digits);
+    console.log(`MTU ${mtu}: CPU ms per MiB other ${per(b.cpu[0], 1e6, 2)}, this ${per(b.cpu[1], 1e6, 2)}, ` +
+      `this/other (median of ${rounds} pairs) ${pairedRatio(b.cpu).toFixed(3)}; wall ${pairedRatio(b.wall).toFixed(3)}; ` +
+      `GC pauses ms per MiB other ${per(b.gc[0], 1, 3)}, this ${per(b.gc[1], 1, 3)}`);
   }
-  gcObserver.disconnect();
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });

@@ -11,56 +11,25 @@
  * wall time, and the collector's pause time per connection: much of the young-generation
  * collector's work runs on V8's helper threads, which the main thread's CPU time does not show.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { median } from './bench';
-
-const mainNs = (): number => Number(fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
-
-type TcpBench = typeof import('./tcp');
-
-let gcMs = 0;
+import { loadTrees, pairedBatches, pairedRatio } from './ab';
 
 async function main(): Promise<void> {
-  const other = process.argv[2];
-  if (!other) throw new Error('conn-ab: the path of the other tree is required');
+  const trees = loadTrees(process.argv[2], 'conn-ab');
   const rounds = Number(process.argv[3] ?? 40);
   const n = Number(process.argv[4] ?? 2000);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const base = require(path.resolve(other, 'tools/bench/src/tcp')) as TcpBench;
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const ours = require('./tcp') as TcpBench;
-  const trees = [base, ours];
-  const gcObserver = new PerformanceObserver((list) => { for (const e of list.getEntries()) gcMs += e.duration; });
-  gcObserver.observe({ entryTypes: ['gc'] });
   // Warm-up: V8 optimises the connection path only after a few thousand connections.
   for (const m of trees) for (let i = 0; i < 2; i++) { const s = m.pnetSide(1500); try { await m.connections(s, 3000); } finally { s.close(); } }
-  const cpu: number[][] = [[], []];
-  const wall: number[][] = [[], []];
-  const gc: number[][] = [[], []];
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < 2; k++) {
-      const i = r % 2 === 0 ? k : 1 - k; // which tree goes first alternates
-      const c0 = mainNs();
-      const w0 = process.hrtime.bigint();
-      const g0 = gcMs;
-      const s = trees[i].pnetSide(1500);
-      try { await trees[i].connections(s, n); } finally { s.close(); }
-      cpu[i].push((mainNs() - c0) / 1e3 / n);
-      wall[i].push(Number(process.hrtime.bigint() - w0) / 1e3 / n);
-      await new Promise((r) => setImmediate(r)); // GC entries are delivered asynchronously
-      gc[i].push((gcMs - g0) * 1e3 / n);
-    }
-  }
-  const ratios = cpu[1].map((x, j) => x / cpu[0][j]);
-  console.log(`CPU us per connection: other ${median(cpu[0]).toFixed(2)}, this ${median(cpu[1]).toFixed(2)}; ` +
-    `this/other, median of ${rounds} paired batches: ${median(ratios).toFixed(3)}`);
-  const wallRatios = wall[1].map((x, j) => x / wall[0][j]);
-  console.log(`wall us per connection: other ${median(wall[0]).toFixed(2)}, this ${median(wall[1]).toFixed(2)}; ` +
-    `this/other: ${median(wallRatios).toFixed(3)}; GC pauses us per connection: other ${median(gc[0]).toFixed(2)}, ` +
-    `this ${median(gc[1]).toFixed(2)}`);
-  gcObserver.disconnect();
+  const b = await pairedBatches(trees, rounds, async (m) => {
+    const s = m.pnetSide(1500);
+    try { await m.connections(s, n); } finally { s.close(); }
+  });
+  const per = (a: number[], scale: number) => median(a.map((x) => x / scale / n)).toFixed(2);
+  console.log(`CPU us per connection: other ${per(b.cpu[0], 1e3)}, this ${per(b.cpu[1], 1e3)}; ` +
+    `this/other, median of ${rounds} paired batches: ${pairedRatio(b.cpu).toFixed(3)}`);
+  console.log(`wall us per connection: other ${per(b.wall[0], 1e3)}, this ${per(b.wall[1], 1e3)}; ` +
+    `this/other: ${pairedRatio(b.wall).toFixed(3)}; GC pauses us per connection: other ${per(b.gc[0], 1e-3)}, ` +
+    `this ${per(b.gc[1], 1e-3)}`);
 }
 
 main().then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });
