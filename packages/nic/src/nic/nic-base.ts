@@ -2,10 +2,10 @@ import type { Clock } from '../clock/clock';
 import { FrameRing } from '../ring/frame-ring';
 import type { MacAddress } from './mac-address';
 import {
-  ChecksumOffload, defaultCapabilities, ETHERNET_OVERHEAD, FrameDirection, FrameTap, Nic, NicCapabilities, NicCounters,
+  ChecksumOffload, defaultCapabilities, ETHERNET_OVERHEAD, FrameDirection, FrameTap, Nic, NicCapabilities, NicCounters, newCounters,
 } from './nic';
 
-// Capabilities and counters are read or bumped per frame. As classes every NIC's share one hidden class
+// Capabilities are read per frame (counters too: see newCounters). As classes every NIC's share one hidden class
 // for the life of the process; object literals got a new one whenever V8 flushed the cold code that
 // built them (between two benchmark runs), and the next Stack's hot paths deoptimised on the new map.
 
@@ -48,22 +48,6 @@ class Capabilities implements NicCapabilities {
   }
 }
 
-class Counters implements NicCounters {
-  rxPackets = 0;
-  // Byte counts pass 2^30 (the Smi range) on a long run: double from the start, not generalised mid-run.
-  rxBytes = 0.5;
-  rxDrops = 0;
-  rxErrors = 0;
-  txPackets = 0;
-  txBytes = 0.5;
-  txDrops = 0;
-  txErrors = 0;
-  constructor() {
-    this.rxBytes = 0;
-    this.txBytes = 0;
-  }
-}
-
 export interface NicBaseOptions {
   name: string;
   mac: MacAddress;
@@ -89,7 +73,7 @@ export interface NicBaseOptions {
 export abstract class NicBase implements Nic {
   readonly name: string;
   readonly capabilities: NicCapabilities;
-  readonly counters: NicCounters = new Counters();
+  readonly counters: NicCounters = newCounters();
   readonly rx: FrameRing;
   readonly maxFrameSize: number;
   protected readonly clock: Clock;

@@ -1207,8 +1207,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     r.advMss = this.advMss;
     r.pathMtu = this.pathMtu;
     r.tsEnabled = this.tsEnabled;
-    r.tsRecent = this.tsRecent | 0;
-    r.tsOffset = this.tsOffset | 0;
+    r.tsRecent = this.tsRecent;
+    r.tsOffset = this.tsOffset;
     r.lastAckSent = this.lastAckSent;
     r.sackOk = this.sackOk;
     r.keepAlive = this.keepAlive;
@@ -1246,8 +1246,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.advMss = r.advMss;
     this.pathMtu = r.pathMtu;
     this.tsEnabled = r.tsEnabled;
-    this.tsRecent = r.tsRecent | 0;
-    this.tsOffset = r.tsOffset | 0;
+    this.tsRecent = r.tsRecent;
+    this.tsOffset = r.tsOffset;
     this.lastAckSent = r.lastAckSent;
     this.sackOk = r.sackOk;
     this.keepAlive = r.keepAlive;
