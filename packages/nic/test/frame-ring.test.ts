@@ -155,3 +155,49 @@ test('a producer in a worker thread hands frames through a SharedArrayBuffer rin
   t.is(expected, total);
   t.is(bad, 0);
 });
+
+test('exchange: the frame becomes the slot and the slot\'s old storage comes back; without the option, or short, it is copied', (t) => {
+  const ring = new FrameRing({ slots: 2, slotSize: 64, exchange: true });
+  const mine = new Uint8Array(64).fill(7);
+  const back = ring.exchange(mine, 60, 5)!;
+  t.truthy(back);
+  t.not(back, mine);
+  t.is(back.length, 64);
+  const f = ring.peek()!;
+  t.is(f.data, mine, 'the slot is the frame itself: no copy');
+  t.is(f.length, 60);
+  t.is(f.timestamp, 5);
+  ring.release();
+  // The old storage is the caller's now; the ring keeps working with the new one.
+  back.fill(9);
+  t.is(ring.exchange(back, 64, 6), mine, 'slot 0 comes back around after the ring emptied');
+  t.is(ring.peek()!.data, back);
+  ring.release();
+
+  // Short buffers and rings without the option are copied into: the caller keeps its frame.
+  const short = new Uint8Array(32).fill(3);
+  t.is(ring.exchange(short, 32, 7), short);
+  t.deepEqual([...ring.peek()!.data.subarray(0, 32)], [...short]);
+  t.not(ring.peek()!.data, short);
+  ring.release();
+  const plain = new FrameRing({ slots: 2, slotSize: 64 });
+  const f2 = new Uint8Array(64).fill(4);
+  t.is(plain.exchange(f2, 64, 0), f2);
+  t.not(plain.peek()!.data, f2);
+  t.is(plain.peek()!.data[63], 4);
+});
+
+test('exchange: a full ring or an overlong length drops, counts, and leaves the frame with the caller', (t) => {
+  const ring = new FrameRing({ slots: 2, slotSize: 64, exchange: true });
+  t.truthy(ring.exchange(new Uint8Array(64), 64, 0));
+  t.truthy(ring.exchange(new Uint8Array(64), 64, 0));
+  const third = new Uint8Array(64);
+  t.is(ring.exchange(third, 64, 0), null);
+  t.is(ring.drops, 1);
+  ring.peek(); ring.release();
+  t.is(ring.exchange(new Uint8Array(128), 100, 0), null, 'longer than a slot');
+  t.is(ring.exchange(new Uint8Array(64), 65, 0), null, 'longer than its buffer');
+  t.is(ring.drops, 3);
+  t.is(ring.size, 1);
+  t.throws(() => new FrameRing({ slots: 2, slotSize: 64, exchange: true, shared: true }), { instanceOf: RangeError });
+});

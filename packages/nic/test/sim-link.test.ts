@@ -145,6 +145,29 @@ test('frames built in txBuffer() cross without a copy and survive the next txBuf
   t.is(a.txBuffer(), a.txBuffer(), 'the same buffer until it is sent');
 });
 
+test('a delivered frame is not copied into the receiving ring: the ring takes the buffer it was built in', (t) => {
+  const { clock, a, b, link } = pair(0);
+  const built: Uint8Array[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 4; i++) {
+      const buf = a.txBuffer();
+      built.push(buf);
+      buf.set(frame(round * 4 + i, 200));
+      t.true(a.transmit(buf, 200));
+    }
+    clock.runUntil(clock.now());
+    for (let i = 0; i < 4; i++) {
+      const f = b.rx.peek()!;
+      t.is(f.data, built[round * 4 + i], `frame ${round * 4 + i} is the buffer it was built in`);
+      t.is(f.data[14], round * 4 + i);
+      b.rx.release();
+    }
+  }
+  // The ring's old slots went to the link's pool and are lent out again: nothing is allocated per frame.
+  t.true(link.channel('aToB').poolCapacity <= 16);
+  t.is(b.counters.rxPackets, 12);
+});
+
 test('a lent frame that is duplicated and corrupted: each copy has only its own corruption', (t) => {
   const clock = new VirtualClock();
   const a = new SimNic({ name: 'a', mac: localMac(1), clock });

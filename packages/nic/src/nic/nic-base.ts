@@ -63,6 +63,8 @@ export interface NicBaseOptions {
   rxSlotSize?: number;
   /** Allocate the (unshared) receive ring in a WebAssembly.Memory, see FrameRingOptions.wasmMemory. */
   wasmRing?: boolean;
+  /** The backend hands frames over by exchanging buffers with the ring (`deliverOwned`), see FrameRingOptions.exchange. */
+  exchangeRing?: boolean;
 }
 
 /**
@@ -95,7 +97,7 @@ export abstract class NicBase implements Nic {
     this.clock = options.clock;
     this.capabilities = new Capabilities({ ...defaultCapabilities(options.mac, mtu), ...options.capabilities, mac: options.mac, mtu });
     this.maxFrameSize = mtu + ETHERNET_OVERHEAD;
-    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing, wasmMemory: options.wasmRing });
+    this.rx = new FrameRing({ slots: options.rxSlots ?? 1024, slotSize: options.rxSlotSize ?? this.maxFrameSize, shared: options.sharedRing, wasmMemory: options.wasmRing, exchange: options.exchangeRing });
     const tso = this.capabilities.tsoMaxBytes ?? 0;
     this.maxTxFrame = Math.max(this.maxFrameSize, tso > 0 ? tso + ETHERNET_OVERHEAD : 0);
     this.scratch = new Uint8Array(this.maxTxFrame);
@@ -194,6 +196,33 @@ export abstract class NicBase implements Nic {
     this.counters.rxBytes += length;
     this.runTaps('rx', frame, length, now);
     return true;
+  }
+
+  /**
+   * `deliver` for a backend that gives its buffer away (`FrameRing.exchange`, on a ring made with
+   * `exchangeRing`): null when the frame was dropped (the caller keeps `frame`), else the buffer the
+   * caller owns from then on instead of `frame` (`frame` itself when it was copied).
+   */
+  protected deliverOwned(frame: Uint8Array, length: number): Uint8Array | null {
+    if (!this.linkUp) {
+      this.counters.rxDrops++;
+      return null;
+    }
+    if (length > this.maxFrameSize || length < 14) {
+      this.counters.rxErrors++;
+      return null;
+    }
+    const now = this.clock.now();
+    const back = this.rx.exchange(frame, length, now);
+    if (back === null) {
+      this.counters.rxDrops++;
+      return null;
+    }
+    this.counters.rxPackets++;
+    this.counters.rxBytes += length;
+    // `frame` holds the frame either way (the ring's slot now, or the copy's source) until we return.
+    this.runTaps('rx', frame, length, now);
+    return back;
   }
 
   /** Counts and taps a frame that a backend wrote into the ring itself (reserve/commit). */

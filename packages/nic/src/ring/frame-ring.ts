@@ -31,6 +31,12 @@ export interface FrameRingOptions {
    * above can sum frames in place with a wasm loop. Its byteLength is then rounded up to 64 KiB.
    */
   wasmMemory?: boolean;
+  /**
+   * Let the producer hand frames over by `exchange` (unshared rings only): a slot's storage may
+   * then be any buffer the producer gave, so `buffer` no longer holds every frame and nothing may
+   * write into the slots by layout (a TAP reader binds that layout). Default false.
+   */
+  exchange?: boolean;
 }
 
 /** One frame in the ring, as seen by the consumer. The object is reused: read it before `release()`. */
@@ -52,7 +58,8 @@ const CONTROL_INTS = 16;
 class SlotView implements FrameView {
   length = 0;
   timestamp = 0;
-  constructor(readonly data: Uint8Array) {}
+  /** Replaced by `exchange` (readonly to consumers). */
+  constructor(public data: Uint8Array) {}
 }
 
 export class FrameRing {
@@ -65,6 +72,7 @@ export class FrameRing {
   private readonly timestamps: Float64Array;
   private readonly views: SlotView[];
   private readonly shared: boolean;
+  private readonly exchangeable: boolean;
   // Local copies of the indices: each side owns one and caches the other.
   private head = 0;
   private tail = 0;
@@ -83,6 +91,8 @@ export class FrameRing {
     const alignedSlot = (slotSize + 7) & ~7;
     const bytes = FrameRing.byteLength(slots, alignedSlot);
     this.shared = attachTo !== undefined || options.shared === true;
+    if (options.exchange === true && this.shared) throw new RangeError('FrameRing: exchange needs an unshared ring');
+    this.exchangeable = options.exchange === true;
     this.buffer = attachTo ??
       (this.shared ? new SharedArrayBuffer(bytes) : options.wasmMemory === true ? allocateWasmBacked(bytes) : new ArrayBuffer(bytes));
     if (this.buffer.byteLength < bytes) throw new RangeError('FrameRing: shared buffer too small for these options');
@@ -171,6 +181,26 @@ export class FrameRing {
     else copyPrefix(src, slot, length);
     this.commit(length, timestamp);
     return true;
+  }
+
+  /**
+   * Hands a frame over without copying it, as a NIC's DMA fills a buffer the driver then swaps for
+   * a fresh one: `frame` becomes the next slot's storage and the slot's old storage is returned,
+   * the caller's from then on (it is at least `slotSize` long). Needs a ring made with `exchange`
+   * and a `frame` at least `slotSize` long; otherwise the frame is copied in (`push`) and `frame`
+   * itself is returned. Returns null (and counts a drop) when the ring is full or the frame too
+   * long: the caller keeps `frame`. Either way the caller must not touch the frame it gave.
+   */
+  exchange(frame: Uint8Array, length: number, timestamp: number): Uint8Array | null {
+    if (!this.exchangeable || frame.length < this.slotSize) return this.push(frame, length, timestamp) ? frame : null;
+    const slot = this.reserve();
+    if (slot === null || length > this.slotSize || length > frame.length) {
+      this.countDrop();
+      return null;
+    }
+    this.views[this.head & this.mask].data = frame;
+    this.commit(length, timestamp);
+    return slot;
   }
 
   /** Counts a frame the producer had to drop. */

@@ -5,8 +5,12 @@ import {
   ethernetPayloadLength, Impairments, ImpairmentStats, newImpairmentStats, ResolvedImpairments, resolveImpairments,
 } from './impairments';
 
-/** Where a channel hands frames when they arrive. The frame is borrowed for the call. */
-export type ChannelSink = (frame: Uint8Array, length: number) => void;
+/**
+ * Where a channel hands frames when they arrive. A sink that only borrows the frame for the call
+ * returns null; one that keeps it returns the buffer it gives in exchange, which the channel's
+ * pool holds from then on (at least as long as the frame; `frame` itself means a copy was taken).
+ */
+export type ChannelSink = (frame: Uint8Array, length: number) => Uint8Array | null;
 
 /** Sees every frame a channel delivers, at its arrival time. The frame is borrowed. */
 export type ChannelTap = (frame: Uint8Array, length: number, timestamp: number) => void;
@@ -272,7 +276,8 @@ export class SimChannel {
         const now = this.clock.now();
         for (let i = 0; i < taps.length; i++) taps[i](buf, length, now);
       }
-      sink(buf, length);
+      const back = sink(buf, length);
+      if (back !== null && back !== buf) this.pool.replace(h, back);
     }
     this.pool.release(h);
   }

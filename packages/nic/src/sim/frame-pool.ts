@@ -95,6 +95,15 @@ export class FramePool {
     return this.lengths[handle];
   }
 
+  /**
+   * Gives a held frame's buffer away and takes `buf` in its place (a receiver kept the frame and
+   * gave one of its own buffers back). `buf` may be shorter than the pool's size: like any short
+   * buffer it grows when a longer frame needs it.
+   */
+  replace(handle: number, buf: Uint8Array): void {
+    this.buffers[handle] = buf;
+  }
+
   release(handle: number): void {
     this.free[this.freeCount++] = handle;
     this.inUseCount--;

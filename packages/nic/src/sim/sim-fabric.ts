@@ -78,13 +78,13 @@ export class FabricPort implements SimAttachment {
     this.egress.sink = this.adminUp && nic ? this.deliverToNic : null;
   }
 
-  private readonly deliverToNic = (frame: Uint8Array, length: number): void => {
-    this.nic!.receive(frame, length);
-  };
+  // The egress channel owns the frame: the NIC takes it by exchange, no copy.
+  private readonly deliverToNic = (frame: Uint8Array, length: number): Uint8Array => this.nic!.receiveOwned(frame, length);
 
-  /** @internal the fabric decides where a frame that reached it goes. */
-  readonly fromNic = (frame: Uint8Array, length: number): void => {
+  /** @internal the fabric decides where a frame that reached it goes (borrowed: each egress channel takes a copy). */
+  readonly fromNic = (frame: Uint8Array, length: number): null => {
     this.fabric.arrived(this, frame, length);
+    return null;
   };
 }
 

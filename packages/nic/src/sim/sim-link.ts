@@ -92,8 +92,9 @@ export class SimLink {
     if (a === b) throw new Error('SimLink.connect: a NIC cannot be linked to itself');
     this.endA.nic = a;
     this.endB.nic = b;
-    this.channels.aToB.sink = (f, l) => { b.receive(f, l); };
-    this.channels.bToA.sink = (f, l) => { a.receive(f, l); };
+    // The channels own the frames they deliver: each NIC takes them by exchange, no copy.
+    this.channels.aToB.sink = (f, l) => b.receiveOwned(f, l);
+    this.channels.bToA.sink = (f, l) => a.receiveOwned(f, l);
     try {
       a.attach(this.endA);
       b.attach(this.endB);

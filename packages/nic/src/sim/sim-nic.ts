@@ -29,7 +29,8 @@ export class SimNic extends NicBase {
   constructor(options: SimNicOptions) {
     // Simulated frames live in wasm memory (ring and media pools) unless told otherwise, so the
     // stack's checksum sums them in place.
-    super(options.wasmRing === undefined ? { ...options, wasmRing: true } : options);
+    // Media own their frame buffers, so they hand frames over by exchange (`receiveOwned`).
+    super({ ...options, wasmRing: options.wasmRing ?? true, exchangeRing: options.exchangeRing ?? options.sharedRing !== true });
   }
 
   /** Whether a medium is plugged in. */
@@ -70,6 +71,18 @@ export class SimNic extends NicBase {
     const ok = this.deliver(frame, length);
     if (ok) this.notifyReceive();
     return ok;
+  }
+
+  /**
+   * `receive` for a medium that owns `frame` and gives it away: the frame becomes a slot of `rx`
+   * and the medium gets that slot's old buffer back in exchange (no copy). Returns the buffer the
+   * medium owns from then on (`frame` itself when the frame was copied or dropped).
+   */
+  receiveOwned(frame: Uint8Array, length: number): Uint8Array {
+    const back = this.deliverOwned(frame, length);
+    if (back === null) return frame;
+    this.notifyReceive();
+    return back;
   }
 
   /**

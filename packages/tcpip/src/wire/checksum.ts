@@ -19,39 +19,42 @@ const BLOCK_WORDS = 1 << 20;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * A value made once per ArrayBuffer (frame rings and send buffers are long-lived), kept in a
- * WeakMap behind the last two asked for: a bulk transfer alternates between two (the send and the
- * receive side's frame buffers), and a WeakMap look-up per sum was 1.6 % of it.
+ * WeakMap behind a few recently asked for, compared by identity: a WeakMap look-up per sum was
+ * 1.6 % of a bulk transfer. A SimLink's frames move between its pool's memories and the NICs'
+ * rings (exchanged, not copied), so one transfer sums frames in about a dozen memories.
  */
 class PerBacking<T> {
   private readonly all = new WeakMap<ArrayBufferLike, T>();
-  private lastBacking: ArrayBufferLike | null = null;
-  private prevBacking: ArrayBufferLike | null = null;
+  private readonly backings: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(RECENT).fill(null);
+  private readonly values: T[];
+  /** The entry replaced next (round robin). */
+  private victim = 0;
 
-  constructor(private readonly make: (backing: ArrayBufferLike) => T, private lastValue: T, private prevValue: T) {}
+  constructor(private readonly make: (backing: ArrayBufferLike) => T, empty: T) {
+    this.values = new Array<T>(RECENT).fill(empty);
+  }
 
   get(backing: ArrayBufferLike): T {
-    if (backing === this.lastBacking) return this.lastValue;
-    let value: T | undefined;
-    if (backing === this.prevBacking) {
-      value = this.prevValue;
-    } else {
-      value = this.all.get(backing);
-      if (value === undefined) {
-        value = this.make(backing);
-        this.all.set(backing, value);
-      }
+    const backings = this.backings;
+    for (let i = 0; i < RECENT; i++) if (backings[i] === backing) return this.values[i];
+    let value = this.all.get(backing);
+    if (value === undefined) {
+      value = this.make(backing);
+      this.all.set(backing, value);
     }
-    this.prevBacking = this.lastBacking;
-    this.prevValue = this.lastValue;
-    this.lastBacking = backing;
-    this.lastValue = value;
+    const v = this.victim;
+    backings[v] = backing;
+    this.values[v] = value;
+    this.victim = (v + 1) & (RECENT - 1);
     return value;
   }
 }
+/** Backings remembered before the WeakMap (a power of two). */
+const RECENT = 8;
 
 /** One 32-bit view per ArrayBuffer. */
 const wordViews = new PerBacking<Uint32Array<ArrayBufferLike>>(
-  (backing) => new Uint32Array(backing, 0, backing.byteLength >>> 2), new Uint32Array(0), new Uint32Array(0));
+  (backing) => new Uint32Array(backing, 0, backing.byteLength >>> 2), new Uint32Array(0));
 
 /**
  * Adds the 16-bit big-endian words of buf[offset, offset+length) to `sum` (an odd last byte is
@@ -139,7 +142,7 @@ let wasmEnabled = wasmModule !== null;
 const wasmSums = new PerBacking<WasmSum | null>((backing) => {
   const memory = wasmMemoryOf(backing);
   return memory === undefined ? null : instantiate(memory);
-}, null, null);
+}, null);
 /** The module's own memory for `scratchSum` (null: not made yet; false: instantiation failed). */
 let scratch: { bytes: Uint8Array; sum: WasmSum } | null | false = null;
 
