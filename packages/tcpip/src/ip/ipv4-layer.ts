@@ -57,6 +57,9 @@ export class Ipv4Layer {
   reassembled = 0;
   /** Datagrams fragmented on send or forward. */
   fragmented = 0;
+  /** TCP super-segments cut into frames here (software GSO), and the frames they made. */
+  gsoSent = 0;
+  gsoFrames = 0;
   readonly reassembler: Reassembler;
 
   private readonly protocols: (TransportProtocol | undefined)[] = new Array(256).fill(undefined);
@@ -413,20 +416,33 @@ export class Ipv4Layer {
     const ipChecksum = !iface.checksumOffload('ipv4').tx;
     const offloaded = iface.checksumOffload('tcp').tx;
     const flags = df ? IPV4_FLAG_DF : 0;
+    // The IP header's sum of the words all segments share; each adds its total length and id (the same checksum
+    // as summing its header, without reading it back).
+    const shared = (0x4500 | (tos & 0xff)) + flags + (((ttl & 0xff) << 8) | IP_PROTOCOL_TCP) +
+      (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
     let result: IpSendResult = 'sent';
     for (let p = 0; p < dataLength; p += segmentSize) {
       const n = dataLength - p < segmentSize ? dataLength - p : segmentSize;
       const total = IPV4_MIN_HEADER + hl + n;
       const frame = this.frameFor(iface, resolved, total);
       const buf = frame.buf, o = frame.offset;
-      writeIpv4Simple(buf, o, total, id, flags, ttl, IP_PROTOCOL_TCP, src, dst, tos, ipChecksum);
+      writeIpv4Simple(buf, o, total, id, flags, ttl, IP_PROTOCOL_TCP, src, dst, tos, false);
+      if (ipChecksum) {
+        let sum = shared + total + id;
+        sum = (sum >>> 16) + (sum & 0xffff);
+        sum = (sum >>> 16) + (sum & 0xffff);
+        const c = ~sum & 0xffff;
+        buf[o + 10] = c >>> 8; buf[o + 11] = c & 0xff;
+      }
       writer.writeSegment!(buf, o + IPV4_MIN_HEADER, p, n, p + n >= dataLength, src, dst, offloaded);
       const res = this.finishFrame(buf, total);
       if (res !== 'sent') result = res;
       id = (id + 1) & 0xffff;
     }
     // send() took the first id.
+    this.gsoFrames += Math.ceil(dataLength / segmentSize);
     this.nextId = id;
+    this.gsoSent++;
     return result;
   }
 

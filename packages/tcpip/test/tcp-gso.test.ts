@@ -1,0 +1,146 @@
+/**
+ * Software GSO (TcpConfig.gso): on a NIC without TSO, TCP hands IP a super-segment of several MSS
+ * and IP cuts it into frames. The frames must be the ones the segment-by-segment path sends: each
+ * run below is made twice in virtual time, GSO on and off, and every frame both NICs transmit is
+ * compared byte for byte with its time. The runs cover bulk data both ways, loss with SACK and
+ * retransmissions, a rate-limited queue that drops, Nagle with odd-sized writes, no timestamps or
+ * SACK (no options), a small receive window, and FIN on a full segment.
+ */
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { VirtualClock } from '@pnet/nic';
+import type { Impairments } from '@pnet/nic';
+import type { Stack } from '../src/iface/stack';
+import type { TcpConfig } from '../src/tcp/config';
+import { ipv4 } from '../src/wire/ipv4-address';
+import { Recorder, pattern, simLinkPair } from './tcp-harness';
+
+interface Scenario {
+  up: number;
+  down: number;
+  delay: number;
+  impair?: Impairments;
+  tcp?: Partial<TcpConfig>;
+  /** Bytes per write call (default: as much as fits). */
+  chunk?: number;
+}
+
+interface Run {
+  frames: string[];
+  raw: Buffer[];
+  upOk: boolean;
+  downOk: boolean;
+  gsoSent: number;
+  gsoFrames: number;
+  segmentsOut: number;
+  retransmits: number;
+  ipTx: number;
+}
+
+function run(s: Scenario, gso: boolean): Run {
+  const clock = new VirtualClock();
+  const tcp = { ...s.tcp, gso };
+  const { a, b } = simLinkPair(clock, { seedA: 11, seedB: 12, linkSeed: 3, delay: s.delay, impair: s.impair, tcpA: tcp, tcpB: tcp });
+  const frames: string[] = [];
+  const raw: Buffer[] = [];
+  const tap = (who: string) => (dir: string, frame: Uint8Array, length: number, ts: number): void => {
+    if (dir !== 'tx') return;
+    const bytes = Buffer.from(frame.subarray(0, length));
+    raw.push(bytes);
+    frames.push(`${who} ${ts} ${length} ${createHash('sha1').update(bytes).digest('hex')}`);
+  };
+  a.interfaces.find((i) => !i.loopback)!.nic.addTap(tap('a'));
+  b.interfaces.find((i) => !i.loopback)!.nic.addTap(tap('b'));
+  const up = pattern(1, s.up);
+  const down = pattern(2, s.down);
+  const listener = b.tcp.openListener({ port: 80 });
+  const sr = new Recorder(clock);
+  const writer = (conn: { write(d: Uint8Array, o: number, n: number): number; shutdown(): void }, data: Buffer) => {
+    let off = 0;
+    return () => {
+      while (off < data.length) {
+        const n = conn.write(data, off, Math.min(s.chunk ?? data.length, data.length - off));
+        if (n === 0) break;
+        off += n;
+        if (s.chunk !== undefined) break; // one write per wake-up: small writes meet Nagle
+      }
+      if (off === data.length) conn.shutdown();
+    };
+  };
+  listener.onAcceptable = () => {
+    const c = listener.accept()!;
+    sr.attach(c);
+    sr.onWritableHook = writer(c, down);
+    sr.onDataHook = sr.onWritableHook;
+    sr.onWritableHook();
+  };
+  const cr = new Recorder(clock);
+  const c = a.tcp.open({ host: ipv4(192, 0, 2, 2), port: 80 }, cr);
+  cr.conn = c;
+  cr.onWritableHook = writer(c, up);
+  cr.onDataHook = cr.onWritableHook;
+  cr.onWritableHook();
+  while (clock.now() < 600_000 && !(cr.closed && sr.closed)) if (!clock.step()) break;
+  const stats = (st: Stack) => st.tcp.stats;
+  return {
+    frames, raw, upOk: sr.bytes().equals(up), downOk: cr.bytes().equals(down),
+    gsoSent: a.ip.gsoSent + b.ip.gsoSent, gsoFrames: a.ip.gsoFrames + b.ip.gsoFrames,
+    segmentsOut: stats(a).segmentsOut + stats(b).segmentsOut, retransmits: stats(a).retransmits + stats(b).retransmits,
+    ipTx: a.stats.ipv4.tx + b.stats.ipv4.tx,
+  };
+}
+
+function firstDifference(x: string[], y: string[]): number {
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
+
+const scenarios: Record<string, Scenario> = {
+  'bulk both ways, timestamps and SACK, 1 ms': { up: 3_000_000, down: 1_000_000, delay: 1 },
+  'loss 2 % and reordering: SACK recovery, retransmissions, timeouts': {
+    up: 1_500_000, down: 300_000, delay: 5, impair: { loss: 0.02, reorder: 0.01, reorderGap: 2 },
+  },
+  'a 20 Mbit/s bottleneck with a 30-frame drop-tail queue': {
+    up: 2_000_000, down: 0, delay: 10, impair: { rate: 20e6, queuePackets: 30 },
+  },
+  'Nagle: writes of 3000 bytes, no timestamps, no SACK (no options)': {
+    up: 600_000, down: 200_000, delay: 2, chunk: 3000, tcp: { timestamps: false, sack: false },
+  },
+  'a 10 KiB receive window (window-limited, partial segments at the edge)': {
+    up: 500_000, down: 0, delay: 1, tcp: { receiveBufferSize: 10_240, receiveAutoTune: false },
+  },
+  'data ending on a full segment (FIN on the last of a super-segment)': { up: 1448 * 40, down: 1448 * 7, delay: 1 },
+};
+
+for (const [name, s] of Object.entries(scenarios)) {
+  test(`GSO on and off put the same frames on the wire at the same times: ${name}`, (t) => {
+    const on = run(s, true);
+    const off = run(s, false);
+    t.true(on.upOk && on.downOk, 'every byte arrived with GSO');
+    t.true(off.upOk && off.downOk, 'every byte arrived without GSO');
+    t.true(on.gsoSent > 0 && on.gsoFrames > on.gsoSent, `GSO cut super-segments (${on.gsoSent} into ${on.gsoFrames} frames)`);
+    t.is(off.gsoSent, 0, 'with gso: false nothing is cut by IP');
+    const at = firstDifference(on.frames, off.frames);
+    if (at >= 0) {
+      t.log(`first difference at frame ${at} of ${on.frames.length} / ${off.frames.length}:`);
+      t.log(`GSO on : ${on.frames[at]} ${on.raw[at]?.subarray(0, 80).toString('hex')}`);
+      t.log(`GSO off: ${off.frames[at]} ${off.raw[at]?.subarray(0, 80).toString('hex')}`);
+    }
+    t.is(at, -1, 'the frames are identical, in order and time');
+    t.is(on.frames.length, off.frames.length);
+    t.is(on.segmentsOut, off.segmentsOut, 'segmentsOut counts each segment of a super-segment');
+    t.is(on.retransmits, off.retransmits);
+    t.is(on.ipTx, off.ipTx);
+  });
+}
+
+test('retransmissions happened in the lossy run (the comparison covers them)', (t) => {
+  const on = run(scenarios['loss 2 % and reordering: SACK recovery, retransmissions, timeouts'], true);
+  t.true(on.retransmits > 10, `${on.retransmits} retransmissions`);
+});
+
+test('TcpConfig.gso must be a boolean', async (t) => {
+  const { resolveTcpConfig } = await import('../src/tcp/config');
+  t.throws(() => resolveTcpConfig({ gso: 1 as unknown as boolean }), { instanceOf: TypeError, message: /gso must be a boolean/ });
+  t.is(resolveTcpConfig({}).gso, true, 'on by default');
+});
