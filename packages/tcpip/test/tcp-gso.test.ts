@@ -103,6 +103,12 @@ const scenarios: Record<string, Scenario> = {
   'a 20 Mbit/s bottleneck with a 30-frame drop-tail queue': {
     up: 2_000_000, down: 0, delay: 10, impair: { rate: 20e6, queuePackets: 30 },
   },
+  'no timestamps (RTT timed on one segment: SRTT sets the loss probe) through a 10 Mbit/s bottleneck, 100 ms, 2 % loss': {
+    up: 1_000_000, down: 0, delay: 100, impair: { rate: 10e6, queuePackets: 60, loss: 0.02 }, tcp: { timestamps: false },
+  },
+  'no timestamps: the RTT timed on the first segment of the initial window sets the loss probe for a lost tail': {
+    up: 100_000, down: 0, delay: 30, impair: { rate: 10e6, dropFrames: [66, 67, 68, 69, 70, 71, 72] }, tcp: { timestamps: false },
+  },
   'Nagle: writes of 3000 bytes, no timestamps, no SACK (no options)': {
     up: 600_000, down: 200_000, delay: 2, chunk: 3000, tcp: { timestamps: false, sack: false },
   },
