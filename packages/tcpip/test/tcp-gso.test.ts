@@ -8,9 +8,10 @@
  */
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { VirtualClock } from '@pnet/nic';
+import { Rng, SimLink, SimNic, VirtualClock, localMac } from '@pnet/nic';
 import type { Impairments } from '@pnet/nic';
-import type { Stack } from '../src/iface/stack';
+import { Stack } from '../src/iface/stack';
+import { parseIpv4Header } from '../src/wire/ipv4';
 import type { TcpConfig } from '../src/tcp/config';
 import { ipv4 } from '../src/wire/ipv4-address';
 import { Recorder, pattern, simLinkPair } from './tcp-harness';
@@ -149,4 +150,93 @@ test('TcpConfig.gso must be a boolean', async (t) => {
   const { resolveTcpConfig } = await import('../src/tcp/config');
   t.throws(() => resolveTcpConfig({ gso: 1 as unknown as boolean }), { instanceOf: TypeError, message: /gso must be a boolean/ });
   t.is(resolveTcpConfig({}).gso, true, 'on by default');
+});
+
+// ---- ip.send's software GSO itself ----
+
+/** A writer of TCP-like segments: a 20-byte header whose first 4 bytes hold the data offset, then data bytes `k & 0xff`. */
+class PieceWriter {
+  readonly gsoHeaderLength = 20;
+  calls: { dataOffset: number; dataLength: number; last: boolean }[] = [];
+  writePayload(buf: Uint8Array, offset: number, length: number): void {
+    for (let i = 0; i < length; i++) buf[offset + i] = 0xee;
+  }
+  writeSegment(buf: Uint8Array, offset: number, dataOffset: number, dataLength: number, last: boolean): void {
+    this.calls.push({ dataOffset, dataLength, last });
+    buf.fill(0, offset, offset + 20);
+    new DataView(buf.buffer, buf.byteOffset).setUint32(offset, dataOffset);
+    for (let i = 0; i < dataLength; i++) buf[offset + 20 + i] = (dataOffset + i) & 0xff;
+  }
+}
+
+function ipPair(staticArp: boolean) {
+  const clock = new VirtualClock();
+  const a = new Stack({ clock, rng: new Rng(1), name: 'a' });
+  const b = new Stack({ clock, rng: new Rng(2), name: 'b' });
+  const na = new SimNic({ name: 'a0', mac: localMac(1), clock });
+  const nb = new SimNic({ name: 'b0', mac: localMac(2), clock });
+  new SimLink({ clock, seed: 1, delay: 1 }).connect(na, nb);
+  a.addInterface(na, { ip: ipv4(192, 0, 2, 1), netmask: 24 });
+  b.addInterface(nb, { ip: ipv4(192, 0, 2, 2), netmask: 24 });
+  if (staticArp) a.arp.set('eth0', ipv4(192, 0, 2, 2), localMac(2));
+  a.start();
+  b.start();
+  const sent: Buffer[] = [];
+  na.addTap((dir, frame, length) => {
+    if (dir === 'tx' && frame[12] === 0x08 && frame[13] === 0x00) sent.push(Buffer.from(frame.subarray(0, length)));
+  });
+  return { clock, a, sent };
+}
+
+const TCP_TO_B = { dst: ipv4(192, 0, 2, 2), protocol: 6, dontFragment: true, segmentSize: 1000 };
+
+function checkPieces(t: import('ava').ExecutionContext, sent: Buffer[], w: PieceWriter): void {
+  t.deepEqual(w.calls, [
+    { dataOffset: 0, dataLength: 1000, last: false }, { dataOffset: 1000, dataLength: 1000, last: false },
+    { dataOffset: 2000, dataLength: 1000, last: false }, { dataOffset: 3000, dataLength: 500, last: true },
+  ], 'the writer fills each segment in order, the last one marked');
+  t.deepEqual(sent.map((f) => f.length), [1054, 1054, 1054, 554]);
+  const id0 = sent[0].readUInt16BE(18);
+  sent.forEach((f, k) => {
+    const h = parseIpv4Header(f, 14, f.length - 14);
+    t.false(typeof h === 'string', `frame ${k}: a valid IPv4 header, checksum included (${String(h)})`);
+    if (typeof h === 'string') return;
+    t.is(h.totalLength, f.length - 14);
+    t.is(h.id, (id0 + k) & 0xffff, 'consecutive ids, as separate datagrams');
+    t.true(h.dontFragment);
+    t.is(h.protocol, 6);
+    t.is(f.readUInt32BE(34), 1000 * k, 'the segment\'s header');
+    for (let i = 0; i < f.length - 54; i++) if (f[54 + i] !== ((1000 * k + i) & 0xff)) { t.fail(`frame ${k} byte ${i}`); break; }
+  });
+}
+
+test('ip.send with segmentSize on a NIC without TSO cuts the payload into frames (consecutive ids, DF, own checksums)', (t) => {
+  const { a, sent } = ipPair(true);
+  const w = new PieceWriter();
+  t.is(a.ip.send(TCP_TO_B, 20 + 3500, w), 'sent');
+  checkPieces(t, sent, w);
+  t.is(a.ip.gsoSent, 1);
+  t.is(a.ip.gsoFrames, 4);
+  t.is(a.ip.gsoMaxBytes(a.interfaces.find((i) => !i.loopback)!), 65535);
+});
+
+test('ip.send GSO behind ARP: the frames are queued and go out once the address resolves', (t) => {
+  const { clock, a, sent } = ipPair(false);
+  const w = new PieceWriter();
+  t.is(a.ip.send(TCP_TO_B, 20 + 3500, w), 'queued');
+  t.is(sent.length, 0);
+  for (let i = 0; i < 100 && sent.length < 4; i++) clock.step();
+  checkPieces(t, sent, w);
+});
+
+test('ip.send GSO: a bad segmentSize throws; no writeSegment or a segment the MTU does not take is too big under DF', (t) => {
+  const { a, sent } = ipPair(true);
+  const w = new PieceWriter();
+  t.throws(() => a.ip.send({ ...TCP_TO_B, segmentSize: 1.5 }, 3520, w), { instanceOf: RangeError, message: /segmentSize/ });
+  t.throws(() => a.ip.send({ ...TCP_TO_B, segmentSize: -1 }, 3520, w), { instanceOf: RangeError, message: /segmentSize/ });
+  t.is(a.ip.send(TCP_TO_B, 3520, { writePayload: w.writePayload }), 'too-big', 'a writer that cannot write segments');
+  t.is(a.ip.send({ ...TCP_TO_B, segmentSize: 1461 }, 3520, w), 'too-big', '20 + 20 + 1461 > 1500');
+  t.is(a.ip.send({ ...TCP_TO_B, protocol: 17 }, 3520, w), 'too-big', 'only TCP is cut');
+  t.is(sent.length, 0);
+  t.is(w.calls.length, 0);
 });
