@@ -240,3 +240,60 @@ test('ip.send GSO: a bad segmentSize throws; no writeSegment or a segment the MT
   t.is(sent.length, 0);
   t.is(w.calls.length, 0);
 });
+
+/**
+ * A (192.0.2.1) -- R -- C (198.51.100.1), R's next hop with MTU 1000: A's first bursts of 1448-byte
+ * segments meet "fragmentation needed" at R, A learns the path MTU and resends in smaller segments.
+ */
+function pmtuRun(gso: boolean) {
+  const clock = new VirtualClock();
+  const tcp = { gso };
+  const a = new Stack({ clock, rng: new Rng(1), name: 'a', tcp });
+  const r = new Stack({ clock, rng: new Rng(2), name: 'r', forwarding: true });
+  const c = new Stack({ clock, rng: new Rng(3), name: 'c', tcp });
+  const a0 = new SimNic({ name: 'a0', mac: localMac(1), clock }), r0 = new SimNic({ name: 'r0', mac: localMac(2), clock });
+  // R's side of the R-C link takes 1000 bytes; C's takes 1500, so C's MSS option (1460) does not tell A.
+  const r1 = new SimNic({ name: 'r1', mac: localMac(3), clock, mtu: 1000 }), c0 = new SimNic({ name: 'c0', mac: localMac(4), clock });
+  new SimLink({ clock, delay: 1, seed: 7 }).connect(a0, r0);
+  new SimLink({ clock, delay: 1, seed: 8 }).connect(r1, c0);
+  a.addInterface(a0, { ip: '192.0.2.1', netmask: 24 });
+  r.addInterface(r0, { ip: '192.0.2.254', netmask: 24 });
+  r.addInterface(r1, { ip: '198.51.100.254', netmask: 24 });
+  c.addInterface(c0, { ip: '198.51.100.1', netmask: 24 });
+  a.routes.add({ source: '0.0.0.0', sourceNetmask: 0, action: 'unicast', destination: '192.0.2.254' });
+  c.routes.add({ source: '0.0.0.0', sourceNetmask: 0, action: 'unicast', destination: '198.51.100.254' });
+  for (const s of [a, r, c]) s.start();
+  const frames: string[] = [];
+  for (const [who, n] of [['a', a0], ['c', c0]] as const) {
+    n.addTap((dir, frame, length, ts) => {
+      if (dir === 'tx') frames.push(`${who} ${ts} ${createHash('sha1').update(frame.subarray(0, length)).digest('hex')}`);
+    });
+  }
+  const data = pattern(5, 400_000);
+  const listener = c.tcp.openListener({ port: 80 });
+  const sr = new Recorder(clock);
+  listener.onAcceptable = () => { sr.attach(listener.accept()!); };
+  const cr = new Recorder(clock);
+  const conn = a.tcp.open({ host: ipv4(198, 51, 100, 1), port: 80 }, cr);
+  cr.conn = conn;
+  let off = 0;
+  cr.onWritableHook = () => {
+    while (off < data.length) { const n = conn.write(data, off, data.length - off); if (n === 0) break; off += n; }
+    if (off === data.length) conn.shutdown();
+  };
+  cr.onWritableHook();
+  while (clock.now() < 120_000 && !(cr.closed && sr.closed)) if (!clock.step()) break;
+  return { frames, ok: sr.bytes().equals(data), gsoSent: a.ip.gsoSent, mss: conn.effMss, pmtu: a.ip.pathMtu(ipv4(198, 51, 100, 1)) };
+}
+
+test('path MTU discovery through a router with a smaller MTU: the same frames with GSO on and off', (t) => {
+  const on = pmtuRun(true);
+  const off = pmtuRun(false);
+  t.true(on.ok && off.ok, 'every byte arrived both times');
+  t.is(on.pmtu, 1000, 'A learned the path MTU');
+  t.true(on.mss <= 960, `A's segments shrank (MSS ${on.mss})`);
+  t.true(on.gsoSent > 0);
+  const at = firstDifference(on.frames, off.frames);
+  if (at >= 0) t.log(`first difference at frame ${at}: ${on.frames[at]} / ${off.frames[at]}`);
+  t.is(at, -1, 'the frames are identical, in order and time');
+});
