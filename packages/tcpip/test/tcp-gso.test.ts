@@ -245,7 +245,7 @@ test('ip.send GSO: a bad segmentSize throws; no writeSegment or a segment the MT
  * A (192.0.2.1) -- R -- C (198.51.100.1), R's next hop with MTU 1000: A's first bursts of 1448-byte
  * segments meet "fragmentation needed" at R, A learns the path MTU and resends in smaller segments.
  */
-function pmtuRun(gso: boolean) {
+function pmtuRun(gso: boolean, staleSecond = false) {
   const clock = new VirtualClock();
   const tcp = { gso };
   const a = new Stack({ clock, rng: new Rng(1), name: 'a', tcp });
@@ -271,19 +271,36 @@ function pmtuRun(gso: boolean) {
   }
   const data = pattern(5, 400_000);
   const listener = c.tcp.openListener({ port: 80 });
-  const sr = new Recorder(clock);
-  listener.onAcceptable = () => { sr.attach(listener.accept()!); };
-  const cr = new Recorder(clock);
-  const conn = a.tcp.open({ host: ipv4(198, 51, 100, 1), port: 80 }, cr);
-  cr.conn = conn;
-  let off = 0;
-  cr.onWritableHook = () => {
-    while (off < data.length) { const n = conn.write(data, off, data.length - off); if (n === 0) break; off += n; }
-    if (off === data.length) conn.shutdown();
+  const servers: Recorder[] = [];
+  listener.onAcceptable = () => { servers.push(new Recorder(clock).attach(listener.accept()!)); };
+  const send = (cr: Recorder) => {
+    const conn = cr.conn!;
+    let off = 0;
+    cr.onWritableHook = () => {
+      while (off < data.length) { const n = conn.write(data, off, data.length - off); if (n === 0) break; off += n; }
+      if (off === data.length) conn.shutdown();
+    };
+    cr.onWritableHook();
+    while (clock.now() < 240_000 && !cr.closed) if (!clock.step()) break;
   };
-  cr.onWritableHook();
-  while (clock.now() < 120_000 && !(cr.closed && sr.closed)) if (!clock.step()) break;
-  return { frames, ok: sr.bytes().equals(data), gsoSent: a.ip.gsoSent, mss: conn.effMss, pmtu: a.ip.pathMtu(ipv4(198, 51, 100, 1)) };
+  const open = () => {
+    const cr = new Recorder(clock);
+    cr.conn = a.tcp.open({ host: ipv4(198, 51, 100, 1), port: 80 }, cr);
+    while (!cr.connected) if (!clock.step()) break;
+    return cr;
+  };
+  // With staleSecond, a second connection is set up first, sends only after the first learned the path MTU (the
+  // ICMP went to the first), and so meets it as a refusal from IP.
+  const second = staleSecond ? open() : null;
+  const first = open();
+  send(first);
+  if (second) send(second);
+  while (clock.now() < 240_000 && !servers.every((r) => r.closed)) if (!clock.step()) break;
+  const ok = servers.length === (staleSecond ? 2 : 1) && servers.every((r) => r.bytes().equals(data));
+  return {
+    frames, ok, gsoSent: a.ip.gsoSent, mss: first.conn!.effMss, pmtu: a.ip.pathMtu(ipv4(198, 51, 100, 1)),
+    tooBig: a.tcp.stats.errors['send-too-big'] ?? 0, segmentsOut: a.tcp.stats.segmentsOut, tx: a.tcp.stats.tx,
+  };
 }
 
 test('path MTU discovery through a router with a smaller MTU: the same frames with GSO on and off', (t) => {
@@ -296,4 +313,16 @@ test('path MTU discovery through a router with a smaller MTU: the same frames wi
   const at = firstDifference(on.frames, off.frames);
   if (at >= 0) t.log(`first difference at frame ${at}: ${on.frames[at]} / ${off.frames[at]}`);
   t.is(at, -1, 'the frames are identical, in order and time');
+});
+
+test('a connection that meets a path MTU learned by another (IP refuses its super-segment): the same frames and counters', (t) => {
+  const on = pmtuRun(true, true);
+  const off = pmtuRun(false, true);
+  t.true(on.ok && off.ok, 'every byte arrived on both connections, both times');
+  t.true(on.tooBig > 0 && on.tooBig === off.tooBig, `IP refused a segment as too big (${on.tooBig} / ${off.tooBig})`);
+  const at = firstDifference(on.frames, off.frames);
+  if (at >= 0) t.log(`first difference at frame ${at}: ${on.frames[at]} / ${off.frames[at]}`);
+  t.is(at, -1, 'the frames are identical, in order and time');
+  t.is(on.segmentsOut, off.segmentsOut);
+  t.is(on.tx, off.tx);
 });

@@ -1325,19 +1325,26 @@ export class TcpConnection implements HeapItem, FifoItem {
             !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) {
           break; // Nagle: a small segment waits while data is outstanding
         }
-        const fin = finToSend && len === pending;
+        let fin = finToSend && len === pending;
         if (len === 0 && !fin) break;
         let flags = TCP_ACK;
         if (len > 0 && len === pending) flags |= TCP_PSH;
         if (fin) flags |= TCP_FIN;
+        const mss = this.effMss;
         this.emit(flags, this.sndNxt, pos, len, now);
+        if (len > mss && this.effMss < mss) {
+          // IP refused the super-segment for a path MTU we had not heard of (transmit lowered the MSS). One by one,
+          // only its first segment would have been refused (left to the RTO) and the rest sent at the new MSS: so here.
+          len = mss;
+          fin = false;
+        }
         sentAny = true;
         if (isRetransmit) { this.io.counters.retransmits++; this.retransmitCount++; }
         const end = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
         if (!isRetransmit && !this.rttTiming && !this.tsEnabled && len > 0) {
           this.rttTiming = true;
           // Under GSO the first of the segments is timed, as when they went one by one.
-          this.rttSeq = this.gso && len > this.effMss ? seqAdd(this.sndNxt, this.effMss) : end;
+          this.rttSeq = this.gso && len > mss ? seqAdd(this.sndNxt, mss) : end;
           this.rttTime = now;
         }
         if (seqGt(end, this.sndMax)) {

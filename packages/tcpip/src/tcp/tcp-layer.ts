@@ -578,12 +578,17 @@ export class TcpLayer implements TcpConnectionIo {
     o.segmentSize = dataLen > conn.effMss ? conn.effMss : 0; // a TSO or GSO super-segment (connection.ts sizes it)
     const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
     w.conn = null;
-    // GSO: as many segments counted as went out one by one before.
-    const n = o.segmentSize > 0 && conn.gso ? Math.ceil(dataLen / o.segmentSize) : 1;
+    // GSO: counted as the segments were one by one. A super-segment refused as too big stands for its first
+    // segment only (output sends the rest again at the lower MSS); other failures would have hit each segment.
+    let n = o.segmentSize > 0 && conn.gso ? Math.ceil(dataLen / o.segmentSize) : 1;
+    if (n > 1 && result === 'too-big') {
+      this.stats.segmentsOut -= n - 1; // emit counted them all
+      n = 1;
+    }
     this.stats.tx += n;
     if (this.hostStats) this.hostStats.tx += n;
     if (result === 'sent' || result === 'queued') return true;
-    this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
+    this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + n;
     if (result === 'too-big') {
       // A super-segment refused: the route may no longer go through a TSO NIC (else the MSS shrinks below).
       if (o.segmentSize > 0) {
