@@ -57,6 +57,9 @@ export class Ipv4Layer {
   reassembled = 0;
   /** Datagrams fragmented on send or forward. */
   fragmented = 0;
+  /** TCP super-segments cut into frames here (software GSO), and the frames they made. */
+  gsoSent = 0;
+  gsoFrames = 0;
   readonly reassembler: Reassembler;
 
   private readonly protocols: (TransportProtocol | undefined)[] = new Array(256).fill(undefined);
@@ -146,6 +149,14 @@ export class Ipv4Layer {
     return iface.nic.capabilities.tsoMaxBytes ?? 0;
   }
 
+  /**
+   * The largest TCP super-segment IP cuts into MSS-sized frames itself for `iface` (software GSO,
+   * `send`'s `segmentSize`): 0 when its NIC has TSO (the NIC does it).
+   */
+  gsoMaxBytes(iface: NetworkInterface): number {
+    return (iface.nic.capabilities.tsoMaxBytes ?? 0) > 0 ? 0 : 65535;
+  }
+
   /** Whether the NIC behind `iface` computes (tx) / verified (rx) checksums of this protocol. */
   checksumOffload(iface: NetworkInterface, protocol: 'tcp' | 'udp' | 'icmp'): { tx: boolean; rx: boolean } {
     return iface.checksumOffload(protocol);
@@ -174,10 +185,21 @@ export class Ipv4Layer {
     const id = this.nextId;
     this.nextId = (this.nextId + 1) & 0xffff;
     const segmentSize = opts.segmentSize ?? 0;
+    if (segmentSize !== 0 && (!Number.isInteger(segmentSize) || segmentSize < 0 || segmentSize > MAX_IP_PAYLOAD)) {
+      throw new RangeError(`ip.send: segmentSize must be an integer 0..${MAX_IP_PAYLOAD}, got ${segmentSize}`);
+    }
     // TSO: a TCP segment of several MSS goes whole; the NIC cuts it into segments the path MTU takes.
     if (IPV4_MIN_HEADER + length <= mtu || (segmentSize > 0 && opts.protocol === IP_PROTOCOL_TCP &&
         segmentSize + IPV4_MIN_HEADER + 20 <= mtu && IPV4_MIN_HEADER + length <= (iface.nic.capabilities.tsoMaxBytes ?? 0))) {
       return this.sendWhole(r, src, (dst | 0) as Ipv4Address, opts.protocol, ttl, tos, id, opts.dontFragment === true, length, writer, segmentSize);
+    }
+    // Software GSO: the same super-segment cut here, each piece a frame of its own.
+    if (segmentSize > 0 && opts.protocol === IP_PROTOCOL_TCP && writer.writeSegment !== undefined) {
+      const hl = writer.gsoHeaderLength ?? 0;
+      if (hl >= 20 && hl <= 60 && hl < length && hl + segmentSize + IPV4_MIN_HEADER <= mtu) {
+        return this.sendSegments(r, src, (dst | 0) as Ipv4Address, ttl, tos, id, opts.dontFragment === true, hl, length - hl,
+          segmentSize, writer);
+      }
     }
     if (opts.dontFragment) { countDrop(this.stats, 'too-big'); return 'too-big'; }
     return this.sendFragments(r, src, (dst | 0) as Ipv4Address, opts.protocol, ttl, tos, id, mtu, length, writer);
@@ -377,6 +399,51 @@ export class Ipv4Layer {
     writeIpv4Simple(frame.buf, o, total, id, df ? IPV4_FLAG_DF : 0, ttl, protocol, src, dst, tos, !iface.checksumOffload('ipv4').tx);
     writer.writePayload(frame.buf, o + IPV4_MIN_HEADER, length, src, dst, this.transportOffloadTx(iface, protocol));
     return this.finishFrame(frame.buf, total, segmentSize);
+  }
+
+  /**
+   * Cuts a TCP payload of `dataLength` data bytes behind an `hl`-byte header into frames of
+   * `segmentSize` data bytes, as the segment-by-segment path would have sent them: consecutive
+   * IP ids from `id`, the writer fills in each segment (sequence number, flags, data, checksum).
+   * Route, ARP and offload are looked up once for all.
+   */
+  private sendSegments(
+    r: RouteResult, src: Ipv4Address, dst: Ipv4Address, ttl: number, tos: number, id: number, df: boolean,
+    hl: number, dataLength: number, segmentSize: number, writer: PayloadWriter,
+  ): IpSendResult {
+    const iface = r.iface;
+    const resolved = this.linkTarget(r);
+    const ipChecksum = !iface.checksumOffload('ipv4').tx;
+    const offloaded = iface.checksumOffload('tcp').tx;
+    const flags = df ? IPV4_FLAG_DF : 0;
+    // The IP header's sum of the words all segments share; each adds its total length and id (the same checksum
+    // as summing its header, without reading it back).
+    const shared = (0x4500 | (tos & 0xff)) + flags + (((ttl & 0xff) << 8) | IP_PROTOCOL_TCP) +
+      (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    let result: IpSendResult = 'sent';
+    for (let p = 0; p < dataLength; p += segmentSize) {
+      const n = dataLength - p < segmentSize ? dataLength - p : segmentSize;
+      const total = IPV4_MIN_HEADER + hl + n;
+      const frame = this.frameFor(iface, resolved, total);
+      const buf = frame.buf, o = frame.offset;
+      writeIpv4Simple(buf, o, total, id, flags, ttl, IP_PROTOCOL_TCP, src, dst, tos, false);
+      if (ipChecksum) {
+        let sum = shared + total + id;
+        sum = (sum >>> 16) + (sum & 0xffff);
+        sum = (sum >>> 16) + (sum & 0xffff);
+        const c = ~sum & 0xffff;
+        buf[o + 10] = c >>> 8; buf[o + 11] = c & 0xff;
+      }
+      writer.writeSegment!(buf, o + IPV4_MIN_HEADER, p, n, p + n >= dataLength, src, dst, offloaded);
+      const res = this.finishFrame(buf, total);
+      if (res !== 'sent') result = res;
+      id = (id + 1) & 0xffff;
+    }
+    // send() took the first id.
+    this.gsoFrames += Math.ceil(dataLength / segmentSize);
+    this.nextId = id;
+    this.gsoSent++;
+    return result;
   }
 
   private sendFragments(

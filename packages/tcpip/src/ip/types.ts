@@ -60,6 +60,18 @@ export interface PayloadWriter {
    * (computing it anyway is harmless). It is false whenever the datagram will be fragmented.
    */
   writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void;
+  /**
+   * Software GSO (`send` with `segmentSize` of a TCP payload the MTU does not take, on a NIC
+   * without TSO): the transport header length each segment carries (the same for all)...
+   */
+  gsoHeaderLength?: number;
+  /**
+   * ...and the writer of one segment: its header (the sequence number moved on by `dataOffset`,
+   * end-of-data flags only when `last`) and data bytes [dataOffset, dataOffset+dataLength) of the
+   * payload, at buf[offset..]. Without both, such a payload is not cut ('too-big' under DF).
+   */
+  writeSegment?(buf: Uint8Array, offset: number, dataOffset: number, dataLength: number, last: boolean, src: Ipv4Address,
+    dst: Ipv4Address, checksumOffloaded: boolean): void;
 }
 
 export type IpSendResult = 'sent' | 'queued' | 'no-route' | 'unreachable' | 'prohibited' | 'blackholed' | 'too-big' | 'down';
@@ -76,7 +88,8 @@ export interface IpSendOptions {
   iface?: string;
   /**
    * TCP segmentation offload: a TCP payload longer than the MTU allows goes whole to a NIC with
-   * `tsoMaxBytes`, which cuts it into segments of this many data bytes (the connection's MSS).
+   * `tsoMaxBytes`, which cuts it into segments of this many data bytes (the connection's MSS);
+   * on other NICs IP cuts it itself (software GSO) when the writer has `writeSegment`.
    */
   segmentSize?: number;
 }

@@ -51,6 +51,13 @@ export interface TcpConfig {
    * acknowledged at once. Only with a host that reports batches (a Stack).
    */
   coalesceAcks: boolean;
+  /**
+   * Software segmentation offload (as Linux's GSO): on a NIC without TSO, one output burst of
+   * several MSS goes to IP as one super-segment, which IP cuts into MSS-sized frames in one loop
+   * (the per-segment work above it runs once). The frames are the ones sent segment by segment.
+   * Only with a host whose IP does it (a Stack).
+   */
+  gso: boolean;
   keepAliveIdle: number;
   keepAliveInterval: number;
   keepAliveProbes: number;
@@ -99,6 +106,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   finWait2Timeout: 60_000,
   delayedAck: 40,
   coalesceAcks: true,
+  gso: true,
   keepAliveIdle: 7_200_000,
   keepAliveInterval: 75_000,
   keepAliveProbes: 9,
@@ -126,6 +134,7 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
   }
   if (typeof c.coalesceAcks !== 'boolean') throw new TypeError(`TcpConfig.coalesceAcks must be a boolean, got ${String(c.coalesceAcks)}`);
+  if (typeof c.gso !== 'boolean') throw new TypeError(`TcpConfig.gso must be a boolean, got ${String(c.gso)}`);
   if (typeof c.receiveAutoTune !== 'boolean') throw new TypeError(`TcpConfig.receiveAutoTune must be a boolean, got ${String(c.receiveAutoTune)}`);
   if (c.receiveBufferMax < c.receiveBufferSize) {
     if (partial.receiveBufferMax !== undefined && c.receiveAutoTune) {

@@ -112,6 +112,8 @@ const RTX_LOG_SIZE = 64;
 
 /** The smallest path MTU TCP sizes segments for (as Linux's min_pmtu). */
 export const TCP_MIN_PMTU = 552;
+/** The largest IPv4 packet a GSO super-segment fills (64 KiB, as Linux's default gso_max_size). */
+const GSO_MAX_BYTES = 65535;
 
 export class TcpConnection implements HeapItem, FifoItem {
   deadline = Infinity;
@@ -195,6 +197,11 @@ export class TcpConnection implements HeapItem, FifoItem {
   txChecksumOffload = false;
   /** The NIC segments TCP itself (TSO): the largest IPv4 packet it takes, else 0 (set by the layer). */
   tsoMaxBytes = 0;
+  /**
+   * Software GSO (set by the layer when the NIC has no TSO): an output burst of full segments goes
+   * to IP as one super-segment, which it cuts into those same segments.
+   */
+  gso = false;
 
   // --- timers (absolute times, Infinity when off)
   private rtxAt = Infinity;
@@ -1296,9 +1303,20 @@ export class TcpConnection implements HeapItem, FifoItem {
         const wndRoom = seqDiff(seqAdd(this.sndUna, this.sndWnd), this.sndNxt);
         const cwndRoom = this.cwnd - flight;
         const usable = Math.max(0, Math.min(wndRoom, cwndRoom));
+        const isRetransmit = seqLt(this.sndNxt, this.sndMax);
         let len = Math.min(pending, this.maxSegment(), usable);
-        // A TSO super-segment carries whole MSS; only the last of the data may end in a short one.
-        if (len > this.effMss && len < pending) len -= len % this.effMss;
+        if (len > this.effMss) {
+          if (this.gso) {
+            // A GSO super-segment is exactly the run of full segments this loop would send one by one: a short
+            // tail goes alone (Nagle and SWS judge it as before), and so does a retransmission or a segment whose
+            // SACK blocks depend on its length.
+            if (isRetransmit || (this.sackOk && this.ooo.length > 0)) len = this.effMss;
+            else len -= len % this.effMss;
+          } else if (len < pending) {
+            // A TSO super-segment carries whole MSS; only the last of the data may end in a short one.
+            len -= len % this.effMss;
+          }
+        }
         if (len < pending) {
           // More data waits: send a partial segment only if it is big (SWS avoidance, RFC 9293 3.8.6.2.1).
           if (len < this.effMss && !(this.maxSndWnd > 0 && len >= (this.maxSndWnd >>> 1) && len > 0) &&
@@ -1307,19 +1325,26 @@ export class TcpConnection implements HeapItem, FifoItem {
             !this.windowEdgeSegmentAllowed(len, wndRoom, cwndRoom)) {
           break; // Nagle: a small segment waits while data is outstanding
         }
-        const fin = finToSend && len === pending;
+        let fin = finToSend && len === pending;
         if (len === 0 && !fin) break;
         let flags = TCP_ACK;
         if (len > 0 && len === pending) flags |= TCP_PSH;
         if (fin) flags |= TCP_FIN;
-        const isRetransmit = seqLt(this.sndNxt, this.sndMax);
+        const mss = this.effMss;
         this.emit(flags, this.sndNxt, pos, len, now);
+        if (len > mss && this.effMss < mss) {
+          // IP refused the super-segment for a path MTU we had not heard of (transmit lowered the MSS). One by one,
+          // only its first segment would have been refused (left to the RTO) and the rest sent at the new MSS: so here.
+          len = mss;
+          fin = false;
+        }
         sentAny = true;
         if (isRetransmit) { this.io.counters.retransmits++; this.retransmitCount++; }
         const end = seqAdd(this.sndNxt, len + (fin ? 1 : 0));
         if (!isRetransmit && !this.rttTiming && !this.tsEnabled && len > 0) {
           this.rttTiming = true;
-          this.rttSeq = end;
+          // Under GSO the first of the segments is timed, as when they went one by one.
+          this.rttSeq = this.gso && len > mss ? seqAdd(this.sndNxt, mss) : end;
           this.rttTime = now;
         }
         if (seqGt(end, this.sndMax)) {
@@ -1352,6 +1377,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   /** Data per segment: one MSS, or with TSO as many MSS as fit in one IPv4 packet (40 bytes of headers, 40 of options). */
   private maxSegment(): number {
     const mss = this.effMss;
+    // GSO needs DF: below TCP_MIN_PMTU segments go out one by one, to be fragmented (see dontFragment).
+    if (this.gso && this.pathMtu >= TCP_MIN_PMTU) return Math.max(mss, Math.floor((GSO_MAX_BYTES - 80) / mss) * mss);
     if (this.tsoMaxBytes <= 0 || !this.txChecksumOffload) return mss;
     return Math.max(mss, Math.floor((this.tsoMaxBytes - 80) / mss) * mss);
   }
@@ -1626,7 +1653,8 @@ export class TcpConnection implements HeapItem, FifoItem {
     this.delackAt = Infinity;
     this.unackedBytes = 0;
     this.lastAckSent = this.rcvNxt;
-    this.io.counters.segmentsOut++;
+    // A GSO super-segment counts as the segments it is cut into.
+    this.io.counters.segmentsOut += this.gso && dataLen > this.effMss ? Math.ceil(dataLen / this.effMss) : 1;
     if (dataLen > 0) this.lastSendAt = now;
     this.io.transmit(this, flags, seqNo, this.rcvNxt, win, o, dataPos, dataLen);
   }

@@ -15,7 +15,7 @@ import { TimeWaitRecord } from './time-wait';
 import { TcpServer, TcpSocket, TcpSocketOptions } from './socket';
 import { objectArray } from './object-array';
 import {
-  TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
+  TCP_ACK, TCP_FIN, TCP_HEADER_LENGTH, TCP_PROTOCOL, TCP_PSH, TCP_RST, TCP_SYN, TcpOptionSet, TcpSegmentView,
   parseTcp, tcpChecksum, tcpOptionsLength, writeTcpChecksum, writeTcpHeaderRaw, writeTcpOptions,
 } from '../wire/tcp';
 import { IPV4_ANY, Ipv4Address, formatIpv4, isMulticastIpv4, parseIpv4 } from '../wire/ipv4-address';
@@ -23,6 +23,10 @@ import { IPV4_ANY, Ipv4Address, formatIpv4, isMulticastIpv4, parseIpv4 } from '.
 /** Writes a transport payload into the frame IP is building (DESIGN.md). */
 export interface TcpPayloadWriter {
   writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void;
+  /** Software GSO (DESIGN.md's PayloadWriter): the header length of each segment, and the writer of one. */
+  gsoHeaderLength?: number;
+  writeSegment?(buf: Uint8Array, offset: number, dataOffset: number, dataLength: number, last: boolean, src: Ipv4Address,
+    dst: Ipv4Address, checksumOffloaded: boolean): void;
 }
 
 export interface TcpIpSendOptions {
@@ -33,7 +37,7 @@ export interface TcpIpSendOptions {
   tos?: number;
   dontFragment?: boolean;
   iface?: string;
-  /** TSO: the MSS a payload longer than the MTU allows is cut into by the NIC. */
+  /** TSO: the MSS a payload longer than the MTU allows is cut into by the NIC (or by IP: software GSO). */
   segmentSize?: number;
 }
 
@@ -54,6 +58,8 @@ export interface TcpHost {
     checksumOffload(iface: unknown, protocol: 'tcp'): { tx: boolean; rx: boolean };
     /** The largest IPv4 packet the interface's NIC segments itself (TSO); absent or 0: none. */
     tsoMaxBytes?(iface: unknown): number;
+    /** The largest super-segment IP cuts into MSS-sized frames itself (software GSO); absent or 0: none. */
+    gsoMaxBytes?(iface: unknown): number;
     /** The layer registers itself when the host has this (a Stack does). */
     register?(protocol: TcpLayer): void;
   };
@@ -158,6 +164,8 @@ class SegmentWriter implements TcpPayloadWriter {
   optionsLength = 0;
   dataPos = 0;
   dataLength = 0;
+  /** Header + options: the same in every segment IP cuts a super-segment into (software GSO). */
+  gsoHeaderLength = TCP_HEADER_LENGTH;
   writePayload(buf: Uint8Array, offset: number, length: number, src: Ipv4Address, dst: Ipv4Address, checksumOffloaded?: boolean): void {
     writeTcpHeaderRaw(buf, offset, this.srcPort, this.dstPort, this.seq, this.ack, this.flags, this.window, this.optionsLength);
     if (this.options) writeTcpOptions(buf, offset + TCP_HEADER_LENGTH, this.options);
@@ -166,6 +174,20 @@ class SegmentWriter implements TcpPayloadWriter {
     }
     // With offload the NIC fills the checksum in (the field stays 0).
     if (!checksumOffloaded) writeTcpChecksum(buf, offset, length, src, dst);
+  }
+
+  /** One segment of a super-segment (software GSO): what `transmit` would have had written for it alone. */
+  writeSegment(buf: Uint8Array, offset: number, dataOffset: number, dataLength: number, last: boolean, src: Ipv4Address,
+    dst: Ipv4Address, checksumOffloaded: boolean): void {
+    const conn = this.conn;
+    if (conn === null) throw new Error('SegmentWriter.writeSegment: no connection (a super-segment without data)');
+    const hl = this.gsoHeaderLength;
+    // PSH and FIN end the data: only the last segment carries them.
+    writeTcpHeaderRaw(buf, offset, this.srcPort, this.dstPort, (this.seq + dataOffset) | 0, this.ack,
+      last ? this.flags : this.flags & ~(TCP_PSH | TCP_FIN), this.window, this.optionsLength);
+    if (this.options) writeTcpOptions(buf, offset + TCP_HEADER_LENGTH, this.options);
+    conn.sendBuffer.copyOut(this.dataPos + dataOffset, buf, offset + hl, dataLength);
+    if (!checksumOffloaded) writeTcpChecksum(buf, offset, hl + dataLength, src, dst);
   }
 }
 
@@ -546,24 +568,32 @@ export class TcpLayer implements TcpConnectionIo {
     w.window = window;
     w.options = options;
     w.optionsLength = options ? tcpOptionsLength(options) : 0;
+    w.gsoHeaderLength = TCP_HEADER_LENGTH + w.optionsLength;
     w.dataPos = dataPos;
     w.dataLength = dataLen;
     const o = this.sendOpts;
     o.dst = conn.remoteAddress;
     o.src = conn.localAddress;
     o.dontFragment = conn.dontFragment;
-    o.segmentSize = dataLen > conn.effMss ? conn.effMss : 0; // a TSO super-segment (connection.ts sizes it)
+    o.segmentSize = dataLen > conn.effMss ? conn.effMss : 0; // a TSO or GSO super-segment (connection.ts sizes it)
     const result = this.host.ip.send(o, TCP_HEADER_LENGTH + w.optionsLength + dataLen, w);
     w.conn = null;
-    this.stats.tx++;
-    if (this.hostStats) this.hostStats.tx++;
+    // GSO: counted as the segments were one by one. A super-segment refused as too big stands for its first
+    // segment only (output sends the rest again at the lower MSS); other failures would have hit each segment.
+    let n = o.segmentSize > 0 && conn.gso ? Math.ceil(dataLen / o.segmentSize) : 1;
+    if (n > 1 && result === 'too-big') {
+      this.stats.segmentsOut -= n - 1; // emit counted them all
+      n = 1;
+    }
+    this.stats.tx += n;
+    if (this.hostStats) this.hostStats.tx += n;
     if (result === 'sent' || result === 'queued') return true;
-    this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + 1;
+    this.stats.errors[`send-${result}`] = (this.stats.errors[`send-${result}`] ?? 0) + n;
     if (result === 'too-big') {
       // A super-segment refused: the route may no longer go through a TSO NIC (else the MSS shrinks below).
       if (o.segmentSize > 0) {
         const route = this.host.ip.route(conn.remoteAddress);
-        conn.tsoMaxBytes = route !== null && this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
+        this.setSegmentation(conn, route !== null ? route.iface : null);
       }
       conn.lowerMtu(this.host.ip.pathMtu(conn.remoteAddress)); // the segment is resent by the RTO
     }
@@ -638,7 +668,7 @@ export class TcpLayer implements TcpConnectionIo {
     const pmtu = this.host.ip.pathMtu(remote);
     conn.pathMtu = Math.max(68, Math.min(route.mtu, pmtu > 0 ? pmtu : route.mtu));
     conn.txChecksumOffload = this.offload(route.iface).tx;
-    conn.tsoMaxBytes = this.host.ip.tsoMaxBytes !== undefined ? this.host.ip.tsoMaxBytes(route.iface) : 0;
+    this.setSegmentation(conn, route.iface);
     const key = demuxKey(this.demuxSalt, local, localPort, remote, remotePort);
     conn.demuxKey = key;
     if (this.connCount * 2 >= this.demux.length) this.growDemux();
@@ -649,6 +679,13 @@ export class TcpLayer implements TcpConnectionIo {
     this.connCount++;
     this.stats.connections = this.connCount;
     return conn;
+  }
+
+  /** TSO when the route's NIC has it, else software GSO when IP does it and the config allows (none without a route). */
+  private setSegmentation(conn: TcpConnection, iface: unknown): void {
+    const ip = this.host.ip;
+    conn.tsoMaxBytes = iface !== null && ip.tsoMaxBytes !== undefined ? ip.tsoMaxBytes(iface) : 0;
+    conn.gso = this.config.gso && iface !== null && conn.tsoMaxBytes <= 0 && ip.gsoMaxBytes !== undefined && ip.gsoMaxBytes(iface) > 0;
   }
 
   private advMss(mtu: number): number {
