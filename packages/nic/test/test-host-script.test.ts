@@ -38,6 +38,10 @@ rootTest('up, exec and down: a namespace with a persistent TAP that a pnet proce
     const f = new Uint8Array(60);
     f.set([255,255,255,255,255,255, 2,0,0,0,0,2, 8,6, 0,1, 8,0, 6,4, 0,1, 2,0,0,0,0,2, 203,0,113,2, 0,0,0,0,0,0, 203,0,113,1]);
     console.log('IF ' + nic.ifname + ' sent ' + nic.transmit(f));
+    // Asked again until answered, as ARP does: the kernel turns the TAP's queue on only once its link
+    // watcher has seen the carrier come up (up to a second after we attach), and drops a reply before that.
+    const again = setInterval(() => nic.transmit(f), 250);
+    nic.whenClosed.then(() => clearInterval(again));
     setTimeout(() => { console.log('no reply'); process.exit(3); }, 120000).unref();
     nic.whenClosed.then(() => process.exit(0));
   `;
