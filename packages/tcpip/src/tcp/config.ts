@@ -51,6 +51,14 @@ export interface TcpConfig {
    * acknowledged at once. Only with a host that reports batches (a Stack).
    */
   coalesceAcks: boolean;
+  /**
+   * Receive offload in software (as Linux's GRO), with `coalesceAcks`: in one receive batch, a
+   * frame whose headers equal those of the previous in-order data segment of a connection (but for
+   * the sequence number, which must follow on, and lengths, IP identification and checksums) goes
+   * straight to that connection once its checksums check out, without being parsed and
+   * demultiplexed again. Same outcome as without; only with a host that polls NICs (a Stack).
+   */
+  gro: boolean;
   keepAliveIdle: number;
   keepAliveInterval: number;
   keepAliveProbes: number;
@@ -99,6 +107,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   finWait2Timeout: 60_000,
   delayedAck: 40,
   coalesceAcks: true,
+  gro: true,
   keepAliveIdle: 7_200_000,
   keepAliveInterval: 75_000,
   keepAliveProbes: 9,
@@ -125,6 +134,7 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   for (const k of ['sendBufferSize', 'receiveBufferSize', 'receiveBufferMax'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
   }
+  if (typeof c.gro !== 'boolean') throw new TypeError(`TcpConfig.gro must be a boolean, got ${String(c.gro)}`);
   if (typeof c.coalesceAcks !== 'boolean') throw new TypeError(`TcpConfig.coalesceAcks must be a boolean, got ${String(c.coalesceAcks)}`);
   if (typeof c.receiveAutoTune !== 'boolean') throw new TypeError(`TcpConfig.receiveAutoTune must be a boolean, got ${String(c.receiveAutoTune)}`);
   if (c.receiveBufferMax < c.receiveBufferSize) {

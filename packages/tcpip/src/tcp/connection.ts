@@ -72,6 +72,8 @@ export interface TcpCounters {
   dsacks: number;
   /** Segments retransmitted by SACK-based loss recovery (RFC 6675 NextSeg). */
   sackRetransmits: number;
+  /** In-order data segments taken by the receive fast path (header prediction). */
+  fastPathSegments: number;
 }
 
 /** User-visible happenings. Called synchronously from inside the stack: do not re-enter it. */
@@ -600,15 +602,19 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   // ------------------------------------------------------------------ segment arrival
 
-  /** RFC 9293 3.10.7: a segment for this connection. `buf` holds the payload at seg.payloadOffset. */
-  segmentArrives(seg: TcpSegmentView, buf: Uint8Array): void {
+  /**
+   * RFC 9293 3.10.7: a segment for this connection. `buf` holds the payload at seg.payloadOffset.
+   * True when the fast path (predictedData) took it.
+   */
+  segmentArrives(seg: TcpSegmentView, buf: Uint8Array): boolean {
     const now = this.nowFn();
     this.io.counters.segmentsIn++;
     // The layer places the connection's timers at the batch's end (flushAck), as after a coalesced ACK.
-    if (this.state === 'ESTABLISHED' && this.predictedData(seg, buf, now)) return;
+    if (this.state === 'ESTABLISHED' && this.predictedData(seg, buf, now)) return true;
     if (this.state === 'SYN-SENT') this.synSentArrives(seg, buf, now);
     else if (this.state !== 'CLOSED') this.otherArrives(seg, buf, now);
     if (this.state !== 'CLOSED') this.io.reschedule(this);
+    return false;
   }
 
   private synSentArrives(seg: TcpSegmentView, buf: Uint8Array, now: number): void {
@@ -683,6 +689,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     if (ts && this.tsRecent !== 0 && ((seg.tsVal - this.tsRecent) | 0) < 0) return false; // PAWS: the full way counts it
     // Last: the layer queues the connection for flushAck at the batch's end (false outside a batch, or without coalescing).
     if (!this.ackDeferred && !this.io.deferAck(this)) return false;
+    this.io.counters.fastPathSegments++;
     this.keepProbes = 0;
     if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
     if (ts && seqLe(segSeq, this.lastAckSent)) this.tsRecent = seg.tsVal;
