@@ -1162,9 +1162,10 @@ export class TcpConnection implements HeapItem, FifoItem {
   }
 
   /**
-   * The end of a receive batch in which in-order data deferred its ACK: one ACK covers what is
-   * still unacknowledged (nothing if an immediate ACK or data went out since; with less than two
-   * segments' worth the delayed-ACK timer armed by acceptData stays in charge).
+   * The end of a receive batch in which in-order data deferred its ACK, or the fast path took
+   * data: one ACK covers what is still unacknowledged (nothing if an immediate ACK or data went
+   * out since; with less than two segments' worth the delayed-ACK timer armed by acceptData or
+   * predictedData stays in charge). The layer then places the connection's timers.
    */
   flushAck(now: number): void {
     this.ackDeferred = false;
