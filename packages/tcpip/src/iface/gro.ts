@@ -44,9 +44,14 @@ export class TcpGro {
   private ipSum = 0;
   /** The TCP pseudo-header's sum but for the length. */
   private pseudoSum = 0;
-  /** A 32-bit view of the frames' memory (the NIC's ring: one for a run), for word-wide compares. */
+  /**
+   * A 32-bit view of the frames' memory, for word-wide compares: the last one used, then one per
+   * memory in a WeakMap (frames may come from several memories, e.g. a pool's arenas: no view
+   * is made per frame).
+   */
   private frameWords: Uint32Array = new Uint32Array(0);
   private frameBacking: ArrayBufferLike | null = null;
+  private readonly viewsByBacking = new WeakMap<ArrayBufferLike, Uint32Array>();
 
   constructor(private readonly tcp: TcpLayer, private readonly stats: StackStats) {}
 
@@ -121,9 +126,16 @@ export class TcpGro {
     const nw = (n + 3) >>> 2;
     const off = buf.byteOffset;
     if ((off & 3) === 0) {
-      if (buf.buffer !== this.frameBacking) {
-        this.frameBacking = buf.buffer;
-        this.frameWords = new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+      const backing = buf.buffer;
+      if (backing !== this.frameBacking) {
+        let v = this.viewsByBacking.get(backing);
+        // (A memory that grew has a new buffer: the old one's view is not found again.)
+        if (v === undefined) {
+          v = new Uint32Array(backing, 0, backing.byteLength >>> 2);
+          this.viewsByBacking.set(backing, v);
+        }
+        this.frameBacking = backing;
+        this.frameWords = v;
       }
       const w = this.frameWords;
       const base = off >>> 2;
