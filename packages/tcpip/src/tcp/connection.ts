@@ -273,6 +273,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   private synWindowEdge = false;
   /** The layer will call flushAck at the end of the current receive batch. */
   ackDeferred = false;
+  /** predictedData took a segment in this batch: flushAck runs output() for it. */
+  private fastPathTook = false;
   /** In-order segments still to ACK without coalescing (after out-of-order data). */
   private quickAcks = 0;
   // Filled just before each transmit, which writes them into the frame at once: one set serves all connections.
@@ -690,6 +692,7 @@ export class TcpConnection implements HeapItem, FifoItem {
     // Last: the layer queues the connection for flushAck at the batch's end (false outside a batch, or without coalescing).
     if (!this.ackDeferred && !this.io.deferAck(this)) return false;
     this.io.counters.fastPathSegments++;
+    this.fastPathTook = true;
     this.keepProbes = 0;
     if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
     if (ts && seqLe(segSeq, this.lastAckSent)) this.tsRecent = seg.tsVal;
@@ -1169,8 +1172,13 @@ export class TcpConnection implements HeapItem, FifoItem {
    */
   flushAck(now: number): void {
     this.ackDeferred = false;
-    if (!this.isSynchronized() || this.unackedBytes < 2 * this.rcvMss) return;
-    this.ackNow = true;
+    const fast = this.fastPathTook;
+    this.fastPathTook = false;
+    if (!this.isSynchronized()) return;
+    if (this.unackedBytes >= 2 * this.rcvMss) this.ackNow = true;
+    else if (!fast) return;
+    // After the fast path, the output() the full way would have run per segment (it has nothing to send unless
+    // something outside the segments changed).
     this.output(now);
   }
 
