@@ -19,6 +19,7 @@ import type { ReassemblyLimits } from '../ip/reassembly';
 import { IcmpLayer, IcmpRateLimit } from '../icmp/icmp-layer';
 import { UdpLayer } from '../udp/udp-layer';
 import { TcpLayer } from '../tcp/tcp-layer';
+import { TcpGro } from './gro';
 import type { TcpConfig } from '../tcp/config';
 
 // Read once: `@pnet/nic` re-exports through getters, and one getter call per frame showed in profiles.
@@ -81,6 +82,7 @@ export class Stack {
   forwarding: boolean;
 
   private readonly eth = new EthernetHeader();
+  private readonly gro: TcpGro;
   private readonly pollables: Pollable[] = [];
   private readonly unsubscribe: (() => void)[] = [];
   private running = false;
@@ -115,6 +117,7 @@ export class Stack {
     this.ip.register(this.icmp);
     this.ip.register(this.udp);
     this.tcp = new TcpLayer(this, options.tcp);
+    this.gro = new TcpGro(this.tcp, this.stats);
     this.ipconfig('lo', { ip: IPV4_LOOPBACK, netmask: 8, up: true });
   }
 
@@ -164,6 +167,7 @@ export class Stack {
       if (info.up !== undefined) iface.adminUp = info.up;
       const changed = ip !== iface.ip || prefix !== iface.prefix;
       if (changed) {
+        this.gro.reset(); // (called from a handler inside a receive batch) the next frame is checked in full
         this.routes.invalidate(); // local addresses, on-link subnets and sources change even without routes
         this.routes.removeWhere((r) => iface.autoRoutes.includes(r));
         iface.autoRoutes = [];
@@ -285,18 +289,27 @@ export class Stack {
     let budget = Math.max(1, iface.nic.capabilities.maxBurst);
     // One receive batch: TCP may ACK the in-order data of a connection once, at its end.
     const tcp = this.tcp;
+    // GRO (gro.ts): a frame continuing the previous one's run of in-order data skips the layers.
+    const gro = tcp.config.gro && tcp.config.coalesceAcks && TcpGro.eligible(iface) ? this.gro : null;
     tcp.beginBatch();
     try {
       while (budget-- > 0) {
         const f = ring.peek();
         if (f === null) break;
         try {
-          this.receiveFrame(iface, f.data, f.length);
+          if (gro === null) {
+            this.receiveFrame(iface, f.data, f.length);
+          } else if (!gro.receive(iface, f.data, f.length)) {
+            tcp.fastConn = null;
+            this.receiveFrame(iface, f.data, f.length);
+            gro.capture(iface, f.data, f.length);
+          }
         } finally {
           ring.release();
         }
       }
     } finally {
+      if (gro !== null) gro.reset();
       tcp.endBatch();
     }
   }

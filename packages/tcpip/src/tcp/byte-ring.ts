@@ -4,7 +4,10 @@
  * the oldest byte; `writeAt` may place bytes past `length` (receive reassembly) as long as they
  * stay within `maxCapacity`.
  */
-import { copyBytes } from '@pnet/nic';
+import * as nic from '@pnet/nic';
+
+// Read once: `@pnet/nic` re-exports through getters, and the getter showed in bulk profiles (a call per copy).
+const { copyBytes } = nic;
 
 const MIN_ALLOCATION = 4096;
 

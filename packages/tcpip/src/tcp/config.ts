@@ -58,6 +58,14 @@ export interface TcpConfig {
    * Only with a host whose IP does it (a Stack).
    */
   gso: boolean;
+  /**
+   * Receive offload in software (as Linux's GRO), with `coalesceAcks`: in one receive batch, a
+   * frame whose headers equal those of the previous in-order data segment of a connection (but for
+   * the sequence number, which must follow on, and lengths, IP identification and checksums) goes
+   * straight to that connection once its checksums check out, without being parsed and
+   * demultiplexed again. Same outcome as without; only with a host that polls NICs (a Stack).
+   */
+  gro: boolean;
   keepAliveIdle: number;
   keepAliveInterval: number;
   keepAliveProbes: number;
@@ -107,6 +115,7 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   delayedAck: 40,
   coalesceAcks: true,
   gso: true,
+  gro: true,
   keepAliveIdle: 7_200_000,
   keepAliveInterval: 75_000,
   keepAliveProbes: 9,
@@ -133,6 +142,7 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   for (const k of ['sendBufferSize', 'receiveBufferSize', 'receiveBufferMax'] as const) {
     if (!Number.isInteger(c[k]) || c[k] < 1 || c[k] > 0x3fffffff) throw new RangeError(`TcpConfig.${k} must be an integer in 1..2^30, got ${c[k]}`);
   }
+  if (typeof c.gro !== 'boolean') throw new TypeError(`TcpConfig.gro must be a boolean, got ${String(c.gro)}`);
   if (typeof c.coalesceAcks !== 'boolean') throw new TypeError(`TcpConfig.coalesceAcks must be a boolean, got ${String(c.coalesceAcks)}`);
   if (typeof c.gso !== 'boolean') throw new TypeError(`TcpConfig.gso must be a boolean, got ${String(c.gso)}`);
   if (typeof c.receiveAutoTune !== 'boolean') throw new TypeError(`TcpConfig.receiveAutoTune must be a boolean, got ${String(c.receiveAutoTune)}`);

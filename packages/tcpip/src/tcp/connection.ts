@@ -72,6 +72,8 @@ export interface TcpCounters {
   dsacks: number;
   /** Segments retransmitted by SACK-based loss recovery (RFC 6675 NextSeg). */
   sackRetransmits: number;
+  /** In-order data segments taken by the receive fast path (header prediction). */
+  fastPathSegments: number;
 }
 
 /** User-visible happenings. Called synchronously from inside the stack: do not re-enter it. */
@@ -278,6 +280,8 @@ export class TcpConnection implements HeapItem, FifoItem {
   private synWindowEdge = false;
   /** The layer will call flushAck at the end of the current receive batch. */
   ackDeferred = false;
+  /** predictedData took a segment in this batch: flushAck runs output() for it. */
+  private fastPathTook = false;
   /** In-order segments still to ACK without coalescing (after out-of-order data). */
   private quickAcks = 0;
   // Filled just before each transmit, which writes them into the frame at once: one set serves all connections.
@@ -607,13 +611,19 @@ export class TcpConnection implements HeapItem, FifoItem {
 
   // ------------------------------------------------------------------ segment arrival
 
-  /** RFC 9293 3.10.7: a segment for this connection. `buf` holds the payload at seg.payloadOffset. */
-  segmentArrives(seg: TcpSegmentView, buf: Uint8Array): void {
+  /**
+   * RFC 9293 3.10.7: a segment for this connection. `buf` holds the payload at seg.payloadOffset.
+   * True when the fast path (predictedData) took it.
+   */
+  segmentArrives(seg: TcpSegmentView, buf: Uint8Array): boolean {
     const now = this.nowFn();
     this.io.counters.segmentsIn++;
+    // The layer places the connection's timers at the batch's end (flushAck), as after a coalesced ACK.
+    if (this.state === 'ESTABLISHED' && this.predictedData(seg, buf, now)) return true;
     if (this.state === 'SYN-SENT') this.synSentArrives(seg, buf, now);
     else if (this.state !== 'CLOSED') this.otherArrives(seg, buf, now);
     if (this.state !== 'CLOSED') this.io.reschedule(this);
+    return false;
   }
 
   private synSentArrives(seg: TcpSegmentView, buf: Uint8Array, now: number): void {
@@ -664,6 +674,54 @@ export class TcpConnection implements HeapItem, FifoItem {
       this.sndNxt = seqAdd(this.iss, 1);
       this.rtxAt = now + this.rtt.rto;
     }
+  }
+
+  /**
+   * Header prediction (as Linux's tcp_rcv_established): in a receive batch, the next in-order data
+   * segment of an ESTABLISHED connection that acknowledges nothing new and keeps the window, with
+   * nothing else going on (no reordering, recovery, persist, pending ACK), is taken here with the
+   * few updates otherArrives would make for it, and the per-connection work that does not depend on
+   * the segment (output, timer placement) is left to the end of the batch (flushAck): one
+   * pass for the batch's run of segments, as GRO gives Linux. Whatever fails a test goes the full
+   * way, with the same outcome. Returns false, having changed nothing, when the segment does not fit.
+   */
+  private predictedData(seg: TcpSegmentView, buf: Uint8Array, now: number): boolean {
+    const len = seg.payloadLength;
+    const segSeq = seq(seg.seq);
+    if ((seg.flags & ~TCP_PSH) !== TCP_ACK || len === 0 || segSeq !== this.rcvNxt || seq(seg.ack) !== this.sndUna ||
+        seg.sackCount !== 0 || (seg.window << this.sndWscale) !== this.sndWnd) return false;
+    // Acceptable at once (in the window and the buffer: nothing to trim), and no ACK owed now.
+    if (len > this.receiveBuffer.free || len > seqDiff(this.rcvAdv, this.rcvNxt) || this.ooo.length !== 0 ||
+        this.pendingFinSeq !== NO_SEQ || this.inRecovery || this.persist || this.ackNow || this.quickAcks !== 0 ||
+        this.orphaned || this.io.config.delayedAck === 0) return false;
+    const ts = this.tsEnabled && seg.hasTimestamp;
+    if (ts && this.tsRecent !== 0 && ((seg.tsVal - this.tsRecent) | 0) < 0) return false; // PAWS: the full way counts it
+    // Last: the layer queues the connection for flushAck at the batch's end (false outside a batch, or without coalescing).
+    if (!this.ackDeferred && !this.io.deferAck(this)) return false;
+    this.io.counters.fastPathSegments++;
+    this.fastPathTook = true;
+    this.keepProbes = 0;
+    if (this.keepAlive) this.keepaliveAt = now + this.keepAliveIdle;
+    if (ts && seqLe(segSeq, this.lastAckSent)) this.tsRecent = seg.tsVal;
+    // The window update of the fifth check: same window, so only its sequence marks move.
+    if (seqLt(this.sndWl1, segSeq) || (this.sndWl1 === segSeq && seqLe(this.sndWl2, this.sndUna))) {
+      this.sndWl1 = segSeq;
+      this.sndWl2 = this.sndUna;
+    }
+    if (len > this.rcvMss) this.rcvMss = Math.min(len, this.advMss);
+    if (this.io.config.receiveAutoTune) this.receiveRttSample(seg, len, now);
+    // acceptData's in-order case with nothing out of order.
+    const rb = this.receiveBuffer;
+    rb.writeAt(rb.length, buf, seg.payloadOffset, len);
+    rb.length += len;
+    this.rcvNxt = seqAdd(this.rcvNxt, len);
+    this.bytesReceived += len;
+    this.unackedBytes += len;
+    if (this.unackedBytes < 2 * this.rcvMss && this.delackAt === Infinity) this.delackAt = now + this.io.config.delayedAck;
+    this.touchIdle(now);
+    // Per segment, as the full way: a holder that reads at once (sans-IO) opens the window as before.
+    if (this.events?.onData) this.events.onData();
+    return true;
   }
 
   private otherArrives(seg: TcpSegmentView, buf: Uint8Array, now: number): void {
@@ -1114,14 +1172,20 @@ export class TcpConnection implements HeapItem, FifoItem {
   }
 
   /**
-   * The end of a receive batch in which in-order data deferred its ACK: one ACK covers what is
-   * still unacknowledged (nothing if an immediate ACK or data went out since; with less than two
-   * segments' worth the delayed-ACK timer armed by acceptData stays in charge).
+   * The end of a receive batch in which in-order data deferred its ACK, or the fast path took
+   * data: one ACK covers what is still unacknowledged (nothing if an immediate ACK or data went
+   * out since; with less than two segments' worth the delayed-ACK timer armed by acceptData or
+   * predictedData stays in charge). The layer then places the connection's timers.
    */
   flushAck(now: number): void {
     this.ackDeferred = false;
-    if (!this.isSynchronized() || this.unackedBytes < 2 * this.rcvMss) return;
-    this.ackNow = true;
+    const fast = this.fastPathTook;
+    this.fastPathTook = false;
+    if (!this.isSynchronized()) return;
+    if (this.unackedBytes >= 2 * this.rcvMss) this.ackNow = true;
+    else if (!fast) return;
+    // After the fast path, the output() the full way would have run per segment (it has nothing to send unless
+    // something outside the segments changed).
     this.output(now);
   }
 

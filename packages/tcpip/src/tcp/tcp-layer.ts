@@ -114,6 +114,8 @@ export interface TcpLayerStats extends TcpCounters {
   activeOpens: number;
   passiveOpens: number;
   connections: number;
+  /** Segments the host handed over by GRO (`groReceive`): headers matched the previous fast-path segment's. */
+  groSegments: number;
 }
 
 export interface TcpConnectOptions {
@@ -266,10 +268,11 @@ export class TcpLayer implements TcpConnectionIo {
     const counters: TcpCounters = {
       segmentsIn: 0, segmentsOut: 0, retransmits: 0, fastRetransmits: 0, timeouts: 0, challengeAcks: 0, rstIn: 0,
       rstOut: 0, pawsDrops: 0, outOfWindow: 0, zeroWindowProbes: 0, keepAliveProbes: 0, dupAcks: 0, oooSegments: 0,
-      dsacks: 0, sackRetransmits: 0,
+      dsacks: 0, sackRetransmits: 0, fastPathSegments: 0,
     };
     this.stats = Object.assign(counters, {
       rx: 0, tx: 0, drops: 0, errors: {} as Record<string, number>, activeOpens: 0, passiveOpens: 0, connections: 0,
+      groSegments: 0,
     });
     this.counters = this.stats;
     this.hostStats = host.stats && typeof host.stats.get === 'function' ? host.stats.get('tcp') : null;
@@ -412,7 +415,7 @@ export class TcpLayer implements TcpConnectionIo {
     const isSyn = (flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN;
     if (conn) {
       if (!(isSyn && conn.acceptsNewSyn(seg) && this.findListener(info.dst, seg.dstPort))) {
-        conn.segmentArrives(seg, payload);
+        if (conn.segmentArrives(seg, payload) && conn === found) this.markFast(conn, seg);
         if (conn !== found) this.compact(conn); // rebuilt from a record: back to one if still in TIME-WAIT
         return;
       }
@@ -428,6 +431,50 @@ export class TcpLayer implements TcpConnectionIo {
     }
     this.drop('no-connection');
     this.sendReset(info, seg);
+  }
+
+  /**
+   * GRO (the host's side: Stack.pollInterface, iface/gro.ts). The connection whose fast path took
+   * the segment just received, if it did (the host reads it after each frame it hands over
+   * whole, and clears it); `groSeg` keeps that segment's fields for the next ones.
+   */
+  fastConn: TcpConnection | null = null;
+  private readonly groSeg = new TcpSegmentView();
+
+  private markFast(conn: TcpConnection, seg: TcpSegmentView): void {
+    if (!this.config.gro) return;
+    this.fastConn = conn;
+    const g = this.groSeg;
+    g.srcPort = seg.srcPort; g.dstPort = seg.dstPort; g.ack = seg.ack; g.headerLength = seg.headerLength;
+    g.flags = seg.flags; g.window = seg.window; g.urgent = seg.urgent;
+    g.mss = seg.mss; g.wscale = seg.wscale; g.sackPermitted = seg.sackPermitted; g.hasTimestamp = seg.hasTimestamp;
+    g.tsVal = seg.tsVal; g.tsEcr = seg.tsEcr; g.sackCount = 0;
+  }
+
+  /**
+   * (GRO) A segment whose headers equal, byte for byte, those of the last segment `fastConn` named
+   * but for the sequence number (and IP's identification, lengths and checksums), the checksums
+   * verified by the host: it goes straight to the connection, without parsing or demultiplexing
+   * again. True when the fast path took it too (the host may go on merging).
+   */
+  groReceive(conn: TcpConnection, seqNo: number, buf: Uint8Array, payloadOffset: number, payloadLength: number): boolean {
+    this.stats.rx++;
+    this.stats.groSegments++;
+    if (this.hostStats) this.hostStats.rx++;
+    const g = this.groSeg;
+    g.seq = seqNo;
+    g.payloadOffset = payloadOffset;
+    g.payloadLength = payloadLength;
+    try {
+      // Not taken (the buffer filled, an ACK became due, ...): the full way ran, with the same fields.
+      if (conn.segmentArrives(g, buf)) return true;
+    } catch (e) {
+      this.drop('internal-error');
+      this.stats.errors['internal-error-last'] = 0;
+      if (process.env.PNET_TCP_THROW) throw e;
+    }
+    this.armWakeup();
+    return false;
   }
 
   private passiveOpen(listener: TcpListener, info: TcpPacketInfo, seg: TcpSegmentView): void {

@@ -56,6 +56,11 @@ const RECENT = 8;
 const wordViews = new PerBacking<Uint32Array<ArrayBufferLike>>(
   (backing) => new Uint32Array(backing, 0, backing.byteLength >>> 2), new Uint32Array(0));
 
+/** A 32-bit view of all of `backing` (made once per ArrayBuffer and kept), for word-wide reads of frames. */
+export function wordsOf(backing: ArrayBufferLike): Uint32Array<ArrayBufferLike> {
+  return wordViews.get(backing);
+}
+
 /**
  * Adds the 16-bit big-endian words of buf[offset, offset+length) to `sum` (an odd last byte is
  * padded with zero). The result is only meant for `finishChecksum`: it is congruent to the plain
