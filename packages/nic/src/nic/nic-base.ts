@@ -179,23 +179,7 @@ export abstract class NicBase implements Nic {
    * its ingress timestamp. Does not notify: call `notifyReceive` after a batch.
    */
   protected deliver(frame: Uint8Array, length: number): boolean {
-    if (!this.linkUp) {
-      this.counters.rxDrops++;
-      return false;
-    }
-    if (length > this.maxFrameSize || length < 14) {
-      this.counters.rxErrors++;
-      return false;
-    }
-    const now = this.clock.now();
-    if (!this.rx.push(frame, length, now)) {
-      this.counters.rxDrops++;
-      return false;
-    }
-    this.counters.rxPackets++;
-    this.counters.rxBytes += length;
-    this.runTaps('rx', frame, length, now);
-    return true;
+    return this.enqueue(frame, length, false) !== null;
   }
 
   /**
@@ -204,6 +188,10 @@ export abstract class NicBase implements Nic {
    * caller owns from then on instead of `frame` (`frame` itself when it was copied).
    */
   protected deliverOwned(frame: Uint8Array, length: number): Uint8Array | null {
+    return this.enqueue(frame, length, true);
+  }
+
+  private enqueue(frame: Uint8Array, length: number, owned: boolean): Uint8Array | null {
     if (!this.linkUp) {
       this.counters.rxDrops++;
       return null;
@@ -213,7 +201,7 @@ export abstract class NicBase implements Nic {
       return null;
     }
     const now = this.clock.now();
-    const back = this.rx.exchange(frame, length, now);
+    const back = owned ? this.rx.exchange(frame, length, now) : this.rx.push(frame, length, now) ? frame : null;
     if (back === null) {
       this.counters.rxDrops++;
       return null;
