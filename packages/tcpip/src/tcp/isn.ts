@@ -21,7 +21,7 @@ export class IsnGenerator {
   // The last address pair's offset: most connections go to the peer of the one before (one hash saved each).
   private lastLocal = -1;
   private lastRemote = -1;
-  private lastOffset = -0; // a uint32: a double from the start (see TcpOptionSet.tsVal)
+  private lastOffset = -0; // a uint32: a double from the start, so the field is never generalised mid-run
   /**
    * The SipHash state after the first message word of an ISN input (the address pair), for the
    * last pair: connections between two hosts differ only in the ports, so each ISN costs the

@@ -401,9 +401,7 @@ export class TcpLayer implements TcpConnectionIo {
       this.dispatch(info, seg, payload);
     } catch (e) {
       // A bug must not take the stack down: count it (tests assert this counter stays 0).
-      this.drop('internal-error');
-      this.stats.errors['internal-error-last'] = 0;
-      if (process.env.PNET_TCP_THROW) throw e;
+      this.internalError(e);
     }
     this.armWakeup();
   }
@@ -469,9 +467,7 @@ export class TcpLayer implements TcpConnectionIo {
       // Not taken (the buffer filled, an ACK became due, ...): the full way ran, with the same fields.
       if (conn.segmentArrives(g, buf)) return true;
     } catch (e) {
-      this.drop('internal-error');
-      this.stats.errors['internal-error-last'] = 0;
-      if (process.env.PNET_TCP_THROW) throw e;
+      this.internalError(e);
     }
     this.armWakeup();
     return false;

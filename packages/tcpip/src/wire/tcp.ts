@@ -49,11 +49,6 @@ export class TcpOptionSet {
   /** left/right edge pairs: [l0, r0, l1, r1, ...]. */
   readonly sackBlocks = new Uint32Array(TCP_MAX_SACK_BLOCKS * 2);
 
-  constructor() {
-    this.tsVal = 0;
-    this.tsEcr = 0;
-  }
-
   clear(): this {
     this.mss = -1;
     this.wscale = -1;
@@ -70,7 +65,7 @@ export class TcpOptionSet {
 export class TcpSegmentView extends TcpOptionSet {
   srcPort = 0;
   dstPort = 0;
-  seq = -0; // doubles from the start, as tsVal
+  seq = -0; // uint32s (the parser's `>>> 0`): doubles from the start, never generalised mid-run
   ack = -0;
   headerLength = 0;
   flags = 0;
